@@ -1,8 +1,10 @@
 //! ARP for IPv4 over Ethernet (RFC 826): requests and replies.
 //!
-//! Only the one format udpstack needs is accepted: hardware type 1 (Ethernet), protocol type
+//! Only the one format udpstack needs is accepted: hardware type 1 (Ethernet) or 6 (IEEE 802,
+//! which Linux's `arp_process` also accepts on Ethernet devices, per RFC 2625), protocol type
 //! 0x0800 (IPv4), hardware length 6, protocol length 4, operation 1 (request) or 2 (reply). That
-//! fixes the packet at 28 bytes; Ethernet padding after it is ignored.
+//! fixes the packet at 28 bytes; Ethernet padding after it is ignored. Emitted packets always say
+//! hardware type 1, as Linux's do on an Ethernet device.
 
 use core::fmt;
 use std::net::Ipv4Addr;
@@ -28,6 +30,8 @@ mod fields {
 
 /// Hardware type 1, Ethernet.
 pub const HTYPE_ETHERNET: u16 = 1;
+/// Hardware type 6, IEEE 802 networks: accepted on Ethernet like type 1 (RFC 2625, Linux).
+pub const HTYPE_IEEE802: u16 = 6;
 /// Protocol type 0x0800, IPv4.
 pub const PTYPE_IPV4: u16 = 0x0800;
 
@@ -58,7 +62,7 @@ pub enum ArpError {
         /// Bytes in the buffer.
         len: usize,
     },
-    /// Hardware type other than 1 (Ethernet).
+    /// Hardware type other than 1 (Ethernet) or 6 (IEEE 802).
     UnsupportedHardwareType {
         /// The hardware type found.
         htype: u16,
@@ -92,7 +96,7 @@ impl fmt::Display for ArpError {
                 write!(f, "ARP packet of {len} bytes is shorter than {PACKET_LEN}")
             }
             ArpError::UnsupportedHardwareType { htype } => {
-                write!(f, "ARP hardware type {htype} is not Ethernet (1)")
+                write!(f, "ARP hardware type {htype} is neither Ethernet (1) nor IEEE 802 (6)")
             }
             ArpError::UnsupportedProtocolType { ptype } => {
                 write!(f, "ARP protocol type {ptype:#06x} is not IPv4 (0x0800)")
@@ -140,7 +144,7 @@ impl<T: AsRef<[u8]>> ArpPacket<T> {
             return Err(ArpError::Truncated { len });
         }
         let packet = ArpPacket { buffer };
-        if packet.hardware_type() != HTYPE_ETHERNET {
+        if !matches!(packet.hardware_type(), HTYPE_ETHERNET | HTYPE_IEEE802) {
             return Err(ArpError::UnsupportedHardwareType {
                 htype: packet.hardware_type(),
             });
@@ -168,7 +172,7 @@ impl<T: AsRef<[u8]>> ArpPacket<T> {
         self.buffer
     }
 
-    /// Hardware type (1 for Ethernet).
+    /// Hardware type (1 for Ethernet, 6 for IEEE 802).
     pub fn hardware_type(&self) -> u16 {
         field::read_u16(self.buffer.as_ref(), fields::HTYPE)
     }

@@ -179,8 +179,8 @@ fn arp_unsupported_packets_are_reported() {
             .unwrap_err()
     };
     assert_eq!(
-        check(0, &[0, 6]),
-        ArpError::UnsupportedHardwareType { htype: 6 }
+        check(0, &[0, 7]),
+        ArpError::UnsupportedHardwareType { htype: 7 }
     );
     assert_eq!(
         check(2, &[0x86, 0xdd]),
@@ -192,6 +192,21 @@ fn arp_unsupported_packets_are_reported() {
         check(6, &[0, 3]),
         ArpError::UnsupportedOperation { operation: 3 }
     );
+}
+
+#[test]
+fn arp_hardware_type_ieee802_is_accepted_like_linux() {
+    // arp_process accepts hardware type 6 (IEEE 802) on Ethernet devices as well as 1.
+    let mut arp = golden::ARP_REQUEST[ethernet::HEADER_LEN..].to_vec();
+    arp[0..2].copy_from_slice(&6u16.to_be_bytes());
+    let packet = ArpPacket::new_checked(&arp[..]).unwrap();
+    assert_eq!(packet.hardware_type(), 6);
+    let repr = ArpRepr::parse(&packet).unwrap();
+    assert_eq!(repr.target_ip, PEER_IP);
+    // What udpstack sends says Ethernet, as Linux's replies on an Ethernet device do.
+    let mut out = [0u8; 28];
+    repr.emit(&mut out).unwrap();
+    assert_eq!(ArpPacket::new_unchecked(&out[..]).hardware_type(), 1);
 }
 
 #[test]
