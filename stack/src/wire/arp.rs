@@ -96,7 +96,10 @@ impl fmt::Display for ArpError {
                 write!(f, "ARP packet of {len} bytes is shorter than {PACKET_LEN}")
             }
             ArpError::UnsupportedHardwareType { htype } => {
-                write!(f, "ARP hardware type {htype} is neither Ethernet (1) nor IEEE 802 (6)")
+                write!(
+                    f,
+                    "ARP hardware type {htype} is neither Ethernet (1) nor IEEE 802 (6)"
+                )
             }
             ArpError::UnsupportedProtocolType { ptype } => {
                 write!(f, "ARP protocol type {ptype:#06x} is not IPv4 (0x0800)")

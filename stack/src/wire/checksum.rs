@@ -7,8 +7,8 @@
 //! field included, is `0xffff` ([`verify`]).
 //!
 //! [`sum`] reads the data eight bytes at a time into four independent 64-bit accumulators,
-//! counting carries separately, so the loop has no carry chain (RFC 1071 §2(C) "deferred
-//! carries", §2(B) byte-order independence: words are added in native order and swapped once).
+//! counting carries separately, so the loop runs four short independent dependency chains
+//! (RFC 1071 §2(C) "deferred carries", §2(B) byte-order independence: words are added in native order and swapped once).
 //! `docs/BENCHMARKS.md` records its throughput beside `memcpy`.
 
 use std::net::Ipv4Addr;
@@ -35,25 +35,42 @@ pub fn sum(data: &[u8]) -> u16 {
     for word in &mut rest {
         total += u128::from(u64::from_ne_bytes(word.try_into().unwrap_or([0; 8])));
     }
-    let mut tail = [0u8; 8];
-    let rest = rest.remainder();
-    if let Some(dst) = tail.get_mut(..rest.len()) {
-        dst.copy_from_slice(rest);
+    // The last 0..=7 bytes start at an even offset, so native-order pieces of 4, 2 and 1 bytes
+    // still line up with the 16-bit words; the odd byte is padded with a zero (RFC 1071 §4.1).
+    // Reading them piecewise avoids a variable-length copy (a call into memcpy).
+    let mut tail = rest.remainder();
+    if let Some((word, r)) = tail.split_first_chunk::<4>() {
+        total += u128::from(u32::from_ne_bytes(*word));
+        tail = r;
     }
-    total += u128::from(u64::from_ne_bytes(tail));
-    u16::from_be(fold128(total))
+    if let Some((word, r)) = tail.split_first_chunk::<2>() {
+        total += u128::from(u16::from_ne_bytes(*word));
+        tail = r;
+    }
+    if let Some(&byte) = tail.first() {
+        total += u128::from(u16::from_ne_bytes([byte, 0]));
+    }
+    u16::from_be(fold(total))
 }
 
-/// Folds a wide one's-complement sum to 16 bits (end-around carry). Never yields 0 for a
-/// non-zero input, exactly like the 16-bit loop of RFC 1071.
-fn fold128(mut x: u128) -> u16 {
-    while x > 0xffff {
-        x = (x & 0xffff) + (x >> 16);
-    }
+/// Folds a wide one's-complement sum to 16 bits with end-around carries, in a fixed number of
+/// steps. Each step maps a non-zero value to a non-zero value, so, exactly like the 16-bit loop of
+/// RFC 1071, a non-zero sum never folds to 0.
+#[inline]
+fn fold(x: u128) -> u16 {
+    let (low, carry) = (x as u64).overflowing_add((x >> 64) as u64);
+    // No overflow: if the addition wrapped, `low` is at most 2^64 - 2.
+    let x = low + u64::from(carry);
+    let x = (x & 0xffff_ffff) + (x >> 32);
+    let x = (x & 0xffff_ffff) + (x >> 32);
+    let x = (x & 0xffff) + (x >> 16);
+    let x = (x & 0xffff) + (x >> 16);
+    let x = (x & 0xffff) + (x >> 16);
     x as u16
 }
 
 /// One's-complement addition of two folded sums.
+#[inline]
 pub fn combine(a: u16, b: u16) -> u16 {
     let s = u32::from(a) + u32::from(b);
     ((s & 0xffff) + (s >> 16)) as u16
@@ -72,6 +89,7 @@ pub fn verify(sum: u16) -> bool {
 
 /// The sum of the IPv4 pseudo-header used by UDP and TCP (RFC 768): source, destination,
 /// zero + protocol, and the transport length.
+#[inline]
 pub fn pseudo_header(src: Ipv4Addr, dst: Ipv4Addr, protocol: u8, length: u16) -> u16 {
     let [s0, s1, s2, s3] = src.octets();
     let [d0, d1, d2, d3] = dst.octets();

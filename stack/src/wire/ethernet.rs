@@ -234,6 +234,7 @@ impl<T: AsRef<[u8]>> EthernetFrame<T> {
     ///
     /// # Errors
     /// [`EthernetError::Truncated`] if it is shorter.
+    #[inline]
     pub fn new_checked(buffer: T) -> Result<Self, EthernetError> {
         let len = buffer.as_ref().len();
         if len < HEADER_LEN {
@@ -321,6 +322,7 @@ impl EthernetRepr {
     /// # Errors
     /// [`EthernetError::VlanTagged`], [`EthernetError::Ieee8023Length`] or
     /// [`EthernetError::UnsupportedEtherType`] for frames udpstack does not handle.
+    #[inline]
     pub fn parse<T: AsRef<[u8]>>(frame: &EthernetFrame<T>) -> Result<Self, EthernetError> {
         let raw = frame.ethertype_raw();
         match frame.ethertype() {

@@ -105,6 +105,7 @@ impl<T: AsRef<[u8]>> UdpPacket<T> {
     /// # Errors
     /// [`UdpError::Truncated`], [`UdpError::LengthExceedsPayload`] or
     /// [`UdpError::LengthTooSmall`].
+    #[inline]
     pub fn new_checked(buffer: T) -> Result<Self, UdpError> {
         let len = buffer.as_ref().len();
         if len < HEADER_LEN {
@@ -154,17 +155,20 @@ impl<T: AsRef<[u8]>> UdpPacket<T> {
     }
 
     /// The datagram, header included, trimmed to the UDP length.
+    #[inline]
     pub fn datagram(&self) -> &[u8] {
         let buf = self.buf();
         field::slice(buf, 0..usize::from(self.length()).min(buf.len()))
     }
 
     /// The payload, trimmed to the UDP length (L5.1).
+    #[inline]
     pub fn payload(&self) -> &[u8] {
         let (start, end) = self.payload_range();
         field::slice(self.buf(), start..end)
     }
 
+    #[inline]
     fn payload_range(&self) -> (usize, usize) {
         let len = self.buf().len();
         let start = HEADER_LEN.min(len);
@@ -174,11 +178,13 @@ impl<T: AsRef<[u8]>> UdpPacket<T> {
 
     /// Whether the checksum verifies for a datagram from `src` to `dst`; a zero checksum
     /// ("not computed") always does (L5.2).
+    #[inline]
     pub fn verify_checksum(&self, src: Ipv4Addr, dst: Ipv4Addr) -> bool {
         self.checksum() == 0 || checksum::verify(self.sum(src, dst))
     }
 
     /// The folded sum of the pseudo-header and the datagram (trimmed to the UDP length).
+    #[inline]
     fn sum(&self, src: Ipv4Addr, dst: Ipv4Addr) -> u16 {
         let pseudo = checksum::pseudo_header(src, dst, PROTOCOL, self.length());
         checksum::combine(pseudo, checksum::sum(self.datagram()))
@@ -264,6 +270,7 @@ impl UdpRepr {
     ///
     /// # Errors
     /// [`UdpError::BadChecksum`].
+    #[inline]
     pub fn parse<T: AsRef<[u8]>>(
         packet: &UdpPacket<T>,
         src: Ipv4Addr,

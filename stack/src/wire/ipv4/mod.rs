@@ -210,6 +210,7 @@ impl<T: AsRef<[u8]>> Ipv4Packet<T> {
     /// # Errors
     /// The first failing check's [`Ipv4Error`] (never [`Ipv4Error::BadOption`]: options are
     /// validated by [`Ipv4Repr::parse`]).
+    #[inline]
     pub fn new_checked(buffer: T) -> Result<Self, Ipv4Error> {
         let packet = Self::new_lax_inner(buffer, true)?;
         let header_len = packet.header_len();
@@ -247,6 +248,7 @@ impl<T: AsRef<[u8]>> Ipv4Packet<T> {
         Self::new_lax_inner(buffer, false)
     }
 
+    #[inline]
     fn new_lax_inner(buffer: T, check_version: bool) -> Result<Self, Ipv4Error> {
         let len = buffer.as_ref().len();
         if len < HEADER_LEN {
@@ -385,11 +387,13 @@ impl<T: AsRef<[u8]>> Ipv4Packet<T> {
 
     /// The payload: from the end of the header to the total length, or to the end of the buffer
     /// if that comes first (a lax view of a quote). Never includes link-layer padding.
+    #[inline]
     pub fn payload(&self) -> &[u8] {
         let (start, end) = self.payload_range();
         field::slice(self.buf(), start..end)
     }
 
+    #[inline]
     fn payload_range(&self) -> (usize, usize) {
         let len = self.buf().len();
         let start = self.header_len().min(len);
@@ -535,8 +539,15 @@ impl Ipv4Repr {
     ///
     /// # Errors
     /// [`Ipv4Error::BadOption`] for a malformed option list.
+    #[inline]
     pub fn parse<T: AsRef<[u8]>>(packet: &Ipv4Packet<T>) -> Result<Self, Ipv4Error> {
-        options::validate_options(packet.options())?;
+        // Most headers carry no options: skip validating and copying nothing.
+        let options = if packet.header_len() == HEADER_LEN {
+            Ipv4Options::NONE
+        } else {
+            options::validate_options(packet.options())?;
+            Ipv4Options::from_header_bytes(packet.options())
+        };
         Ok(Ipv4Repr {
             src: packet.src(),
             dst: packet.dst(),
@@ -548,7 +559,7 @@ impl Ipv4Repr {
             more_frags: packet.more_frags(),
             frag_offset: packet.frag_offset(),
             ttl: packet.ttl(),
-            options: Ipv4Options::from_header_bytes(packet.options()),
+            options,
             payload_len: usize::from(packet.total_len()).saturating_sub(packet.header_len()),
         })
     }

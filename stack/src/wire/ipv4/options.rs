@@ -121,6 +121,7 @@ impl Ipv4Options {
     }
 
     /// Copies header bytes without validation (`bytes` is at most 40 bytes, by construction).
+    #[inline]
     pub(super) fn from_header_bytes(bytes: &[u8]) -> Self {
         let mut options = Self::NONE;
         let n = bytes.len().min(MAX_OPTIONS_LEN);
