@@ -11,4 +11,8 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod config;
+pub mod errno;
+pub mod rand;
+pub mod time;
 pub mod wire;
