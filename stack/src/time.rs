@@ -206,9 +206,9 @@ impl fmt::Debug for Instant {
 
 impl fmt::Display for Duration {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.micros % 1_000_000 == 0 {
+        if self.micros.is_multiple_of(1_000_000) {
             write!(f, "{}s", self.micros / 1_000_000)
-        } else if self.micros % 1000 == 0 {
+        } else if self.micros.is_multiple_of(1000) {
             write!(f, "{}ms", self.micros / 1000)
         } else {
             write!(f, "{}us", self.micros)
