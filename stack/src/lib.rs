@@ -13,6 +13,16 @@
 
 pub mod config;
 pub mod errno;
+pub mod icmp;
+pub mod iface;
+pub mod ip;
 pub mod rand;
+pub mod sim;
+pub mod stats;
 pub mod time;
+pub mod udp;
 pub mod wire;
+
+pub use iface::stack::Stack;
+pub use time::{Duration, Instant};
+pub use udp::{RecvFlags, SendFlags, SocketHandle};

@@ -1,0 +1,306 @@
+//! ICMP output: errors about packets we received or tried to send (Linux's `__icmp_send`), and
+//! echo replies (`icmp_reply`).
+//!
+//! An error is never sent (L5.6, RFC 1122 §3.2.2) about a frame that was not addressed to our
+//! MAC (link broadcast or multicast), a packet to a broadcast or multicast address, a fragment
+//! other than the first, or an ICMP error (or unknown ICMP type). Otherwise it is rate limited
+//! (L5.7) and sent from the offending packet's destination with TOS `(tos & 0x1e) | 0xc0`
+//! (`RT_TOS(tos) | IPTOS_PREC_INTERNETCONTROL`), TTL `ip_default_ttl`, no DF, quoting as much of
+//! the offending packet as fits in 576 bytes.
+
+use std::net::Ipv4Addr;
+
+use tracing::debug;
+
+use crate::icmp::ratelimit::RateDecision;
+use crate::iface::route;
+use crate::iface::stack::{LinkDst, Stack};
+use crate::ip::output::{IdentMode, IpTx};
+use crate::wire::icmpv4::{self, DstUnreachable, Icmpv4Message, ParamProblem};
+use crate::wire::{Icmpv4Repr, IpProtocol, Ipv4Packet};
+
+/// The most an ICMP error may be, IP header included (RFC 1812 §4.3.2.3, Linux's 576).
+const MAX_ERROR_LEN: usize = 576;
+/// `IPTOS_TOS_MASK`.
+const TOS_MASK: u8 = 0x1e;
+/// `IPTOS_PREC_INTERNETCONTROL`.
+const PREC_INTERNETCONTROL: u8 = 0xc0;
+
+/// The packet an ICMP error is about, and how it arrived.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Offender<'a> {
+    /// The whole packet, header first, as received (or as we built it).
+    pub packet: &'a [u8],
+    /// Its source: where the error goes.
+    pub src: Ipv4Addr,
+    /// Its destination: the error's source.
+    pub dst: Ipv4Addr,
+    /// Its TOS byte.
+    pub tos: u8,
+    /// Its protocol.
+    pub protocol: IpProtocol,
+    /// Its fragment offset in bytes.
+    pub frag_offset: u16,
+    /// It was sent to a broadcast (or multicast) address.
+    pub broadcast: bool,
+    /// How its frame was addressed.
+    pub link: LinkDst,
+}
+
+impl<'a> Offender<'a> {
+    /// Describes a received (or built) packet from its view.
+    pub(crate) fn from_view(
+        view: &Ipv4Packet<&'a [u8]>,
+        packet: &'a [u8],
+        broadcast: bool,
+        link: LinkDst,
+    ) -> Self {
+        Offender {
+            packet,
+            src: view.src(),
+            dst: view.dst(),
+            tos: view.tos(),
+            protocol: view.protocol(),
+            frag_offset: view.frag_offset(),
+            broadcast,
+            link,
+        }
+    }
+}
+
+/// Counts an ICMP message of `msg_type` received or sent: `IcmpMsg:` per type, and the named
+/// `Icmp:` counter where the type has one (Linux derives those from the same per-type counts).
+pub(crate) fn count_type(stats: &mut crate::stats::Stats, msg_type: u8, outgoing: bool) {
+    let i = &mut stats.icmp;
+    let named = match (outgoing, msg_type) {
+        (false, 0) => Some(&mut i.in_echo_reps),
+        (false, 3) => Some(&mut i.in_dest_unreachs),
+        (false, 4) => Some(&mut i.in_src_quenchs),
+        (false, 5) => Some(&mut i.in_redirects),
+        (false, 8) => Some(&mut i.in_echos),
+        (false, 11) => Some(&mut i.in_time_excds),
+        (false, 12) => Some(&mut i.in_parm_probs),
+        (false, 13) => Some(&mut i.in_timestamps),
+        (false, 14) => Some(&mut i.in_timestamp_reps),
+        (false, 17) => Some(&mut i.in_addr_masks),
+        (false, 18) => Some(&mut i.in_addr_mask_reps),
+        (true, 0) => Some(&mut i.out_echo_reps),
+        (true, 3) => Some(&mut i.out_dest_unreachs),
+        (true, 4) => Some(&mut i.out_src_quenchs),
+        (true, 5) => Some(&mut i.out_redirects),
+        (true, 8) => Some(&mut i.out_echos),
+        (true, 11) => Some(&mut i.out_time_excds),
+        (true, 12) => Some(&mut i.out_parm_probs),
+        (true, 13) => Some(&mut i.out_timestamps),
+        (true, 14) => Some(&mut i.out_timestamp_reps),
+        (true, 17) => Some(&mut i.out_addr_masks),
+        (true, 18) => Some(&mut i.out_addr_mask_reps),
+        _ => None,
+    };
+    if let Some(c) = named {
+        *c += 1;
+    }
+    let by_type = if outgoing {
+        &mut stats.icmp_out_types
+    } else {
+        &mut stats.icmp_in_types
+    };
+    if let Some(c) = by_type.0.get_mut(usize::from(msg_type)) {
+        *c += 1;
+    }
+}
+
+/// Whether an ICMP message of type `t` is an error (RFC 1122 §3.2.2: never answered with an
+/// error). Unknown types count as errors, as in Linux.
+fn is_error_type(t: u8) -> bool {
+    !matches!(t, 0 | 8 | 13 | 14 | 15 | 16 | 17 | 18) || t > 18
+}
+
+impl Stack {
+    /// Sends a destination unreachable about `offender`.
+    pub(crate) fn icmp_dst_unreachable(&mut self, offender: &Offender<'_>, reason: DstUnreachable) {
+        self.icmp_send_error(offender, Icmpv4Message::DstUnreachable(reason));
+    }
+
+    /// Sends a parameter problem pointing at octet `pointer` of `offender`.
+    pub(crate) fn icmp_param_problem(&mut self, offender: &Offender<'_>, pointer: u8) {
+        self.icmp_send_error(
+            offender,
+            Icmpv4Message::ParamProblem {
+                reason: ParamProblem::AtPointer,
+                pointer,
+            },
+        );
+    }
+
+    /// Sends an ICMP error about `offender`, unless RFC 1122 or the rate limits forbid it.
+    pub(crate) fn icmp_send_error(&mut self, offender: &Offender<'_>, message: Icmpv4Message) {
+        let why_not = if offender.link != LinkDst::Host {
+            Some("the frame was not addressed to us")
+        } else if offender.broadcast {
+            Some("the packet was sent to a broadcast address")
+        } else if offender.frag_offset != 0 {
+            Some("it is not the first fragment")
+        } else if offender.protocol == IpProtocol::Icmp && self.quotes_icmp_error(offender) {
+            Some("it is itself an ICMP error")
+        } else if offender.src.is_unspecified() {
+            Some("its source is 0.0.0.0")
+        } else {
+            None
+        };
+        if let Some(why) = why_not {
+            debug!(target: "udpstack::icmp", ?message, src = %offender.src, why, "no icmp error");
+            return;
+        }
+        let msg_type = message.msg_type();
+        let code = message.code();
+        let now = self.now;
+        let looped = route::is_local(&self.config.iface, offender.src);
+        let decision = if looped {
+            // icmpv4_xrlim_allow: no rate limit towards the loopback device.
+            RateDecision::Allow
+        } else {
+            let sysctls = self.config.sysctls.clone();
+            self.icmp_limiter
+                .check(now, offender.src, msg_type, code, &sysctls, &mut self.rng)
+        };
+        match decision {
+            RateDecision::Allow => {}
+            RateDecision::LimitedGlobal => {
+                self.stats.icmp.out_rate_limit_global += 1;
+                debug!(target: "udpstack::icmp", ?message, dst = %offender.src, "rate limited (global)");
+                return;
+            }
+            RateDecision::LimitedHost => {
+                self.stats.icmp.out_rate_limit_host += 1;
+                debug!(target: "udpstack::icmp", ?message, dst = %offender.src, "rate limited (host)");
+                return;
+            }
+        }
+        let Ok(route) = route::output(&self.config.iface, offender.src, false) else {
+            self.stats.icmp.out_errors += 1;
+            return;
+        };
+        let room = MAX_ERROR_LEN.min(usize::from(route.mtu)) - 20 - icmpv4::HEADER_LEN;
+        let quote = offender
+            .packet
+            .get(..room.min(offender.packet.len()))
+            .unwrap_or(&[]);
+        let src = if route::is_local(&self.config.iface, offender.dst) {
+            offender.dst
+        } else {
+            route.src
+        };
+        let tos = (offender.tos & TOS_MASK) | PREC_INTERNETCONTROL;
+        debug!(target: "udpstack::icmp", ?message, dst = %offender.src, quoted = quote.len(), "icmp error out");
+        self.icmp_output(
+            Icmpv4Repr {
+                message,
+                body: quote,
+            },
+            src,
+            offender.src,
+            tos,
+            route,
+        );
+    }
+
+    /// Whether `offender` (an ICMP packet) carries an ICMP error, or a type too large to know.
+    fn quotes_icmp_error(&self, offender: &Offender<'_>) -> bool {
+        let header_len = usize::from(offender.packet.first().map_or(5, |b| b & 0x0f)) * 4;
+        offender
+            .packet
+            .get(header_len)
+            .is_none_or(|&t| is_error_type(t))
+    }
+
+    /// Answers an echo request (`icmp_reply`): same identifier, sequence and data, from the
+    /// address it was sent to (ours, for a broadcast), with the request's TOS.
+    pub(crate) fn icmp_echo_reply(
+        &mut self,
+        ident: u16,
+        seq_no: u16,
+        data: &[u8],
+        to: Ipv4Addr,
+        from: Ipv4Addr,
+        tos: u8,
+    ) {
+        let Ok(route) = route::output(&self.config.iface, to, false) else {
+            self.stats.icmp.out_errors += 1;
+            return;
+        };
+        let reply = Icmpv4Repr {
+            message: Icmpv4Message::EchoReply { ident, seq_no },
+            body: data,
+        };
+        self.icmp_output(reply, from, to, tos, route);
+    }
+
+    /// Builds and sends one ICMP message (no DF, hashed ID, default TTL).
+    fn icmp_output(
+        &mut self,
+        repr: Icmpv4Repr<'_>,
+        src: Ipv4Addr,
+        dst: Ipv4Addr,
+        tos: u8,
+        route: route::OutputRoute,
+    ) {
+        let mut message = vec![0u8; repr.buffer_len()];
+        if repr.emit(&mut message).is_err() {
+            self.stats.icmp.out_errors += 1;
+            return;
+        }
+        let msg_type = repr.message.msg_type();
+        self.stats.icmp.out_msgs += 1;
+        count_type(&mut self.stats, msg_type, true);
+        let tx = IpTx {
+            route,
+            src,
+            dst,
+            protocol: IpProtocol::Icmp,
+            ttl: self.config.sysctls.ip_default_ttl,
+            tos,
+            dont_frag: false,
+            ident: IdentMode::Hashed,
+            payload: &message,
+            owner: None,
+        };
+        if self.ip_output(tx).is_err() {
+            self.stats.icmp.out_errors += 1;
+        }
+    }
+
+    /// ARP gave up on the next hop of a frame we built: like Linux's `ipv4_link_failure`, tell
+    /// ourselves with a host unreachable quoting the packet, which reaches the sending socket
+    /// through the ordinary ICMP path (L1.5: EHOSTUNREACH, a soft error).
+    pub(crate) fn neighbor_failure_icmp(&mut self, frame: &crate::iface::tx::TxFrame) {
+        let packet = frame
+            .data
+            .get(crate::wire::ethernet::HEADER_LEN..)
+            .unwrap_or(&[]);
+        let Ok(view) = Ipv4Packet::new_checked(packet) else {
+            return;
+        };
+        let offender = Offender::from_view(&view, packet, false, LinkDst::Host);
+        // The packet is ours: its destination is not local, so the error comes from our address.
+        self.icmp_send_error(
+            &offender,
+            Icmpv4Message::DstUnreachable(DstUnreachable::HostUnreachable),
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_types() {
+        for t in [3, 4, 5, 11, 12, 19, 40, 255] {
+            assert!(is_error_type(t), "{t}");
+        }
+        for t in [0, 8, 13, 14, 15, 16, 17, 18] {
+            assert!(!is_error_type(t), "{t}");
+        }
+    }
+}

@@ -1,0 +1,174 @@
+//! IPv4 input: Linux's `ip_rcv_core` checks, `ip_route_input_slow`'s verdict, options, and
+//! delivery to ICMP or UDP (`ip_local_deliver`), with the kernel's counters at each step.
+
+use std::net::Ipv4Addr;
+
+use crate::icmp::output::Offender;
+use crate::iface::route::{self, InputRoute};
+use crate::iface::stack::{LinkDst, Stack};
+use crate::stats::DropReason;
+use crate::wire::icmpv4::DstUnreachable;
+use crate::wire::ipv4::OptionError;
+use crate::wire::{IpProtocol, Ipv4Error, Ipv4Packet, Ipv4Repr};
+
+/// IPv4 options that request source routing: loose (131) and strict (137).
+const OPT_LSRR: u8 = 0x83;
+const OPT_SSRR: u8 = 0x89;
+
+/// A received IPv4 packet that passed the IP layer's checks and is for us.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct IpRx<'a> {
+    /// The parsed header.
+    pub header: Ipv4Repr,
+    /// The whole packet, sliced to its total length (what an ICMP error quotes).
+    pub packet: &'a [u8],
+    /// The payload.
+    pub payload: &'a [u8],
+    /// Sent to one of our broadcast addresses.
+    pub broadcast: bool,
+    /// How the frame was addressed at the link layer.
+    pub link: LinkDst,
+}
+
+impl IpRx<'_> {
+    /// The source address.
+    pub fn src(&self) -> Ipv4Addr {
+        self.header.src
+    }
+
+    /// The destination address.
+    pub fn dst(&self) -> Ipv4Addr {
+        self.header.dst
+    }
+
+    /// This packet as the subject of an ICMP error.
+    pub fn offender(&self) -> Offender<'_> {
+        Offender {
+            packet: self.packet,
+            src: self.header.src,
+            dst: self.header.dst,
+            tos: (self.header.dscp << 2) | self.header.ecn,
+            protocol: self.header.protocol,
+            frag_offset: self.header.frag_offset,
+            broadcast: self.broadcast,
+            link: self.link,
+        }
+    }
+}
+
+impl Stack {
+    /// Receives one IPv4 packet (Ethernet padding may follow it).
+    pub(crate) fn ip_input(&mut self, data: &[u8], link: LinkDst, looped: bool) {
+        self.stats.ip.in_receives += 1;
+        self.stats.ip_ext.in_octets += data.len() as u64;
+        let packet = match Ipv4Packet::new_checked(data) {
+            Ok(p) => p,
+            Err(e) => {
+                let reason = match e {
+                    Ipv4Error::BadChecksum { .. } => {
+                        self.stats.ip_ext.in_csum_errors += 1;
+                        self.stats.ip.in_hdr_errors += 1;
+                        DropReason::IpChecksum
+                    }
+                    Ipv4Error::TotalLenExceedsBuffer { .. } => {
+                        self.stats.ip_ext.in_truncated_pkts += 1;
+                        DropReason::IpTruncated
+                    }
+                    _ => {
+                        self.stats.ip.in_hdr_errors += 1;
+                        DropReason::IpHeader
+                    }
+                };
+                return self.drop_frame(reason, &e);
+            }
+        };
+        match packet.ecn() {
+            0 => self.stats.ip_ext.in_no_ect_pkts += 1,
+            1 => self.stats.ip_ext.in_ect1_pkts += 1,
+            2 => self.stats.ip_ext.in_ect0_pkts += 1,
+            _ => self.stats.ip_ext.in_ce_pkts += 1,
+        }
+        let (src, dst) = (packet.src(), packet.dst());
+        let broadcast = match route::input(&self.config.iface, src, dst, looped) {
+            InputRoute::Local => false,
+            InputRoute::Broadcast => {
+                self.stats.ip_ext.in_bcast_pkts += 1;
+                self.stats.ip_ext.in_bcast_octets += u64::from(packet.total_len());
+                true
+            }
+            InputRoute::MartianSource => {
+                return self
+                    .drop_frame(DropReason::IpMartianSource, &format_args!("{src} -> {dst}"));
+            }
+            InputRoute::MartianDestination => {
+                return self.drop_frame(
+                    DropReason::IpMartianDestination,
+                    &format_args!("{src} -> {dst}"),
+                );
+            }
+            InputRoute::NotForUs => {
+                self.stats.ip.in_addr_errors += 1;
+                return self.drop_frame(DropReason::IpNotForUs, &format_args!("{src} -> {dst}"));
+            }
+        };
+        let whole = data.get(..usize::from(packet.total_len())).unwrap_or(data);
+        let header = match Ipv4Repr::parse(&packet) {
+            Ok(h) => h,
+            Err(e) => {
+                self.stats.ip.in_hdr_errors += 1;
+                self.drop_frame(DropReason::IpOptions, &e);
+                if let Ipv4Error::BadOption(
+                    OptionError::MissingLength { offset, .. }
+                    | OptionError::BadLength { offset, .. },
+                ) = e
+                {
+                    // ip_options_compile: a parameter problem pointing at the bad option.
+                    let offender = Offender::from_view(&packet, whole, broadcast, link);
+                    self.icmp_param_problem(&offender, offset as u8);
+                }
+                return;
+            }
+        };
+        if header
+            .options
+            .iter()
+            .any(|o| o.kind == OPT_LSRR || o.kind == OPT_SSRR)
+        {
+            // accept_source_route is off by default: ip_rcv_options drops these silently.
+            return self.drop_frame(DropReason::IpSourceRoute, &format_args!("{src} -> {dst}"));
+        }
+        let rx = IpRx {
+            header,
+            packet: whole,
+            payload: whole.get(header.header_len()..).unwrap_or(&[]),
+            broadcast,
+            link,
+        };
+        if header.is_fragment() {
+            // Reassembly is not implemented yet: count the fragment and drop it.
+            self.stats.ip.reasm_reqds += 1;
+            return self.drop_frame(
+                DropReason::IpFragment,
+                &format_args!("id {:#06x} offset {}", header.ident, header.frag_offset),
+            );
+        }
+        match header.protocol {
+            IpProtocol::Icmp => {
+                self.icmp_input(&rx);
+                self.stats.ip.in_delivers += 1;
+            }
+            IpProtocol::Udp => {
+                self.udp_input(&rx);
+                self.stats.ip.in_delivers += 1;
+            }
+            other => {
+                self.stats.ip.in_unknown_protos += 1;
+                self.drop_frame(
+                    DropReason::IpUnknownProtocol,
+                    &format_args!("protocol {}", u8::from(other)),
+                );
+                self.icmp_dst_unreachable(&rx.offender(), DstUnreachable::ProtoUnreachable);
+            }
+        }
+    }
+}

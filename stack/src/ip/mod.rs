@@ -1,0 +1,5 @@
+//! IPv4: input checks and delivery, output with fragmentation, and packet identification (L3.5).
+
+pub mod ident;
+pub(crate) mod input;
+pub(crate) mod output;

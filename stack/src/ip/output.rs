@@ -1,0 +1,177 @@
+//! IPv4 output: the header, the identification (L3.5), fragmentation with Linux's layout
+//! (L3.4), local delivery through the loopback device, and the kernel's output counters.
+//!
+//! Counters follow Linux 6.18: `OutRequests` once per datagram handed to IP (`__ip_local_out`),
+//! `FragOKs`/`FragCreates` when it is split (`ip_do_fragment`), `OutTransmits` and `OutOctets` for
+//! every packet that goes to the link (`ip_finish_output2`), `OutDiscards` for packets the link
+//! refused (`ip_send_skb`).
+
+use std::net::Ipv4Addr;
+
+use tracing::trace;
+
+use crate::errno::Errno;
+use crate::iface::route::{NextHop, OutputRoute};
+use crate::iface::stack::Stack;
+use crate::iface::tx::TxFrame;
+use crate::stats::DropReason;
+use crate::udp::SocketHandle;
+use crate::wire::{
+    ethernet, ipv4, EtherType, EthernetRepr, IpProtocol, Ipv4Options, Ipv4Repr, MacAddr,
+};
+
+/// How the identification field is chosen (L3.5, Linux's `ip_select_ident_segs`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum IdentMode {
+    /// A connected socket's own counter: this value (already advanced by the caller).
+    Socket(u16),
+    /// DF set and fragmentation refused (IP_PMTUDISC_DO/PROBE): 0.
+    Zero,
+    /// The keyed hash of (destination, source, protocol) selects a shared counter.
+    Hashed,
+}
+
+/// A datagram for the IP layer to send.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct IpTx<'a> {
+    /// How to get there.
+    pub route: OutputRoute,
+    /// Source address.
+    pub src: Ipv4Addr,
+    /// Destination address.
+    pub dst: Ipv4Addr,
+    /// Protocol of `payload`.
+    pub protocol: IpProtocol,
+    /// Time to live.
+    pub ttl: u8,
+    /// The TOS byte (DSCP and ECN).
+    pub tos: u8,
+    /// The DF bit.
+    pub dont_frag: bool,
+    /// How to choose the identification.
+    pub ident: IdentMode,
+    /// The transport header and data.
+    pub payload: &'a [u8],
+    /// The sending socket.
+    pub owner: Option<SocketHandle>,
+}
+
+impl Stack {
+    /// Sends one datagram, fragmenting it to the route's MTU if it does not fit (the caller has
+    /// already refused datagrams that may not be fragmented).
+    ///
+    /// # Errors
+    /// `ENOBUFS` if the link refused a packet (the transmit queue was full).
+    pub(crate) fn ip_output(&mut self, tx: IpTx<'_>) -> Result<(), Errno> {
+        self.stats.ip.out_requests += 1;
+        let ident = match tx.ident {
+            IdentMode::Socket(id) => id,
+            IdentMode::Zero => 0,
+            IdentMode::Hashed => {
+                let now = self.now;
+                self.ident
+                    .reserve(now, tx.dst, tx.src, u8::from(tx.protocol), 1, &mut self.rng)
+            }
+        };
+        let header = Ipv4Repr {
+            src: tx.src,
+            dst: tx.dst,
+            protocol: tx.protocol,
+            dscp: tx.tos >> 2,
+            ecn: tx.tos & 0x03,
+            ident,
+            dont_frag: tx.dont_frag,
+            more_frags: false,
+            frag_offset: 0,
+            ttl: tx.ttl,
+            options: Ipv4Options::NONE,
+            payload_len: tx.payload.len(),
+        };
+        let mtu = usize::from(tx.route.mtu);
+        if header.buffer_len() <= mtu {
+            return self.ip_send_packet(&tx, &header, tx.payload);
+        }
+        // L3.4: every fragment but the last carries (mtu - header) & !7 bytes, offsets in
+        // 8-byte units, MF on all but the last, one ID, and never DF.
+        let chunk = (mtu - header.header_len()) & !7;
+        if chunk == 0 {
+            self.stats.ip.frag_fails += 1;
+            return Err(Errno::EMSGSIZE);
+        }
+        self.stats.ip.frag_oks += 1;
+        let mut result = Ok(());
+        let mut offset = 0;
+        for piece in tx.payload.chunks(chunk) {
+            let more = offset + piece.len() < tx.payload.len();
+            let fragment = Ipv4Repr {
+                dont_frag: false,
+                more_frags: more,
+                frag_offset: offset as u16,
+                payload_len: piece.len(),
+                ..header
+            };
+            self.stats.ip.frag_creates += 1;
+            if let Err(e) = self.ip_send_packet(&tx, &fragment, piece) {
+                result = Err(e);
+            }
+            offset += piece.len();
+        }
+        trace!(target: "udpstack::ip", dst = %tx.dst, len = tx.payload.len(), fragments = tx.payload.len().div_ceil(chunk), "fragmented");
+        result
+    }
+
+    /// Builds one packet and hands it to the link (or the loopback device).
+    fn ip_send_packet(
+        &mut self,
+        tx: &IpTx<'_>,
+        header: &Ipv4Repr,
+        payload: &[u8],
+    ) -> Result<(), Errno> {
+        let ip_len = header.buffer_len();
+        let mut data = vec![0u8; ethernet::HEADER_LEN + ip_len];
+        let eth = EthernetRepr {
+            dst: MacAddr::ZERO,
+            src: self.mac(),
+            ethertype: EtherType::Ipv4,
+        };
+        let (eth_part, ip_part) = data.split_at_mut(ethernet::HEADER_LEN);
+        if eth.emit(eth_part).is_err() || header.emit(ip_part).is_err() {
+            return Err(Errno::EINVAL);
+        }
+        if let Some(dst) = ip_part.get_mut(header.header_len()..) {
+            dst.copy_from_slice(payload);
+        }
+        self.stats.ip.out_transmits += 1;
+        self.stats.ip_ext.out_octets += ip_len as u64;
+        if tx.route.broadcast {
+            self.stats.ip_ext.out_bcast_pkts += 1;
+            self.stats.ip_ext.out_bcast_octets += ip_len as u64;
+        } else if tx.route.multicast {
+            self.stats.ip_ext.out_mcast_pkts += 1;
+            self.stats.ip_ext.out_mcast_octets += ip_len as u64;
+        }
+        trace!(target: "udpstack::ip", src = %header.src, dst = %header.dst, id = header.ident, df = header.dont_frag, mf = header.more_frags, offset = header.frag_offset, len = ip_len, "ip out");
+        let sent = if tx.route.next_hop == NextHop::Local {
+            data.drain(..ethernet::HEADER_LEN);
+            self.loopback_push(data).map_err(|()| {
+                self.drop_frame(DropReason::TxQueueFull, &"loopback queue full");
+            })
+        } else {
+            self.link_output(
+                tx.route.next_hop,
+                TxFrame {
+                    data,
+                    owner: tx.owner,
+                },
+            )
+        };
+        sent.map_err(|()| {
+            self.stats.ip.out_discards += 1;
+            Errno::ENOBUFS
+        })
+    }
+}
+
+/// The largest IP payload a datagram may carry (65535 minus a 20-byte header).
+#[allow(dead_code)]
+pub(crate) const MAX_IP_PAYLOAD: usize = ipv4::MAX_PACKET_LEN - ipv4::HEADER_LEN;

@@ -1,0 +1,113 @@
+//! UDP input (Linux's `__udp4_lib_rcv`): lengths (L5.1), checksum (L5.2), socket lookup (L5.3),
+//! broadcast fan-out, port unreachable (L5.4, L5.6) and receive-buffer admission (L6.3).
+//!
+//! The checksum is verified on arrival. Linux may defer the check of datagrams over 76 bytes
+//! to `recvmsg` (and then counts a bad one when it is read); udpstack checks every datagram
+//! before queueing it, so a bad datagram never occupies a receive buffer. The counters end up
+//! the same once the kernel's reader has read.
+
+use std::net::SocketAddrV4;
+
+use tracing::{debug, trace};
+
+use super::memory::{admits, truesize};
+use super::socket::Datagram;
+use super::SocketHandle;
+use crate::iface::stack::{LinkDst, Stack};
+use crate::ip::input::IpRx;
+use crate::stats::DropReason;
+use crate::wire::icmpv4::DstUnreachable;
+use crate::wire::{ethernet, UdpError, UdpPacket, UdpRepr};
+
+impl Stack {
+    pub(crate) fn udp_input(&mut self, rx: &IpRx<'_>) {
+        let packet = match UdpPacket::new_checked(rx.payload) {
+            Ok(p) => p,
+            Err(e) => {
+                self.stats.udp.in_errors += 1;
+                return self.drop_frame(DropReason::UdpLength, &e);
+            }
+        };
+        let repr = match UdpRepr::parse(&packet, rx.src(), rx.dst()) {
+            Ok(r) => r,
+            Err(e @ UdpError::BadChecksum { .. }) => {
+                self.stats.udp.in_csum_errors += 1;
+                self.stats.udp.in_errors += 1;
+                return self.drop_frame(DropReason::UdpChecksum, &e);
+            }
+            Err(e) => {
+                self.stats.udp.in_errors += 1;
+                return self.drop_frame(DropReason::UdpLength, &e);
+            }
+        };
+        let src = SocketAddrV4::new(rx.src(), repr.src_port);
+        let dst = SocketAddrV4::new(rx.dst(), repr.dst_port);
+        // What the datagram costs a socket: its frame (L6.2); looped packets had none.
+        let frame_len = rx.packet.len() + ethernet::HEADER_LEN;
+        let size = truesize(frame_len);
+        if rx.broadcast || rx.link == LinkDst::Multicast {
+            let receivers = self.sockets.broadcast_receivers(src, dst);
+            if receivers.is_empty() {
+                self.stats.udp.ignored_multi += 1;
+                return self.drop_frame(
+                    DropReason::UdpIgnoredBroadcast,
+                    &format_args!("{src} -> {dst}"),
+                );
+            }
+            let mut delivered = false;
+            for h in receivers {
+                delivered |= self.udp_enqueue(h, src, packet.payload(), size);
+            }
+            if delivered {
+                self.stats.rx_delivered += 1;
+            }
+            return;
+        }
+        match self.sockets.lookup(src, dst, &self.keys.reuseport) {
+            Some(h) => {
+                if self.udp_enqueue(h, src, packet.payload(), size) {
+                    self.stats.rx_delivered += 1;
+                }
+            }
+            None => {
+                self.stats.udp.no_ports += 1;
+                self.drop_frame(DropReason::UdpNoPort, &format_args!("{src} -> {dst}"));
+                self.icmp_dst_unreachable(&rx.offender(), DstUnreachable::PortUnreachable);
+            }
+        }
+    }
+
+    /// Queues a datagram on a socket if its receive buffer admits it (L6.3); counts the drop
+    /// otherwise. Returns whether it was queued.
+    fn udp_enqueue(
+        &mut self,
+        h: SocketHandle,
+        from: SocketAddrV4,
+        payload: &[u8],
+        size: usize,
+    ) -> bool {
+        let Some(s) = self.sockets.get_mut(h) else {
+            return false;
+        };
+        if !admits(s.rmem_alloc, size, s.rcvbuf) {
+            s.drops += 1;
+            let (rmem, rcvbuf) = (s.rmem_alloc, s.rcvbuf);
+            self.stats.udp.rcvbuf_errors += 1;
+            self.stats.udp.in_errors += 1;
+            self.drop_frame(
+                DropReason::UdpRcvbuf,
+                &format_args!("{h}: {rmem} + {size} > rcvbuf {rcvbuf}"),
+            );
+            return false;
+        }
+        s.rmem_alloc += size;
+        s.rx_queue.push_back(Datagram {
+            from,
+            data: payload.to_vec(),
+            truesize: size,
+        });
+        trace!(target: "udpstack::udp", %h, %from, len = payload.len(), truesize = size, "queued");
+        debug!(target: "udpstack::udp", %h, %from, len = payload.len(), "delivered");
+        true
+    }
+}

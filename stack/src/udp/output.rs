@@ -1,0 +1,187 @@
+//! UDP output (Linux's `inet_sendmsg` → `udp_sendmsg` → `ip_make_skb` → `udp_send_skb`).
+//!
+//! The checks run in the kernel's order (L3.1): automatic bind (EAGAIN when no port is free),
+//! length above 65535 (EMSGSIZE), MSG_OOB (EOPNOTSUPP), destination port 0 (EINVAL), no
+//! destination on an unconnected socket (EDESTADDRREQ), no route (ENETUNREACH), broadcast
+//! without SO_BROADCAST (EACCES), the size limit of L3.3 (EMSGSIZE, also queued as a local error
+//! with IP_RECVERR, L1.9), and then a pending error, which the send returns instead of sending
+//! (L1.6).
+
+use std::net::{Ipv4Addr, SocketAddrV4};
+
+use tracing::debug;
+
+use super::socket::{ErrQueueEntry, ErrorOrigin, ExtendedError, PmtuMode};
+use super::{SendFlags, SocketHandle};
+use crate::errno::Errno;
+use crate::iface::route::{self, OutputRoute};
+use crate::iface::stack::Stack;
+use crate::ip::output::{IdentMode, IpTx};
+use crate::time::Instant;
+use crate::wire::{ipv4, udp, IpProtocol, UdpRepr};
+
+/// What a locally generated error-queue entry is charged: `alloc_skb(sizeof(struct iphdr))`.
+const LOCAL_ERROR_TRUESIZE: usize = 832;
+/// The largest UDP payload (65535 - 20 - 8).
+pub const MAX_PAYLOAD: usize = ipv4::MAX_PACKET_LEN - ipv4::HEADER_LEN - udp::HEADER_LEN;
+
+impl Stack {
+    /// `udp_sendmsg` for socket `h`.
+    pub(crate) fn udp_send(
+        &mut self,
+        now: Instant,
+        h: SocketHandle,
+        data: &[u8],
+        dst: Option<SocketAddrV4>,
+        flags: SendFlags,
+    ) -> Result<usize, Errno> {
+        self.advance_to(now);
+        let s = self.sockets.get(h).ok_or(Errno::EBADF)?;
+        if !s.is_bound() {
+            // inet_send_prepare: autobind before anything else.
+            self.autobind(h)?;
+        }
+        if data.len() > 0xffff {
+            return Err(Errno::EMSGSIZE);
+        }
+        if flags.contains(SendFlags::OOB) {
+            return Err(Errno::EOPNOTSUPP);
+        }
+        let s = self.sockets.get(h).ok_or(Errno::EBADF)?;
+        let (dst, connected) = match dst {
+            Some(d) if d.port() == 0 => return Err(Errno::EINVAL),
+            Some(d) => (d, false),
+            None => (s.peer.ok_or(Errno::EDESTADDRREQ)?, true),
+        };
+        let dont_route = flags.contains(SendFlags::DONTROUTE);
+        let route = match route::output(&self.config.iface, *dst.ip(), dont_route) {
+            Ok(r) => r,
+            Err(e) => {
+                self.stats.ip.out_no_routes += 1;
+                return Err(e);
+            }
+        };
+        let s = self.sockets.get(h).ok_or(Errno::EBADF)?;
+        if route.broadcast && !s.broadcast {
+            return Err(Errno::EACCES);
+        }
+        let mode = s.pmtu_mode;
+        // L3.3: EMSGSIZE above 65535 for modes that may fragment, above the MTU in force for the
+        // others. (The PMTU cache is not there yet: the MTU in force is the route's.)
+        let mtu = usize::from(route.mtu);
+        let limit = if mode.ignores_df() {
+            ipv4::MAX_PACKET_LEN
+        } else {
+            mtu
+        };
+        let datagram_len = udp::HEADER_LEN + data.len();
+        if datagram_len + ipv4::HEADER_LEN > limit {
+            self.local_emsgsize(h, *dst.ip(), mtu as u32);
+            return Err(Errno::EMSGSIZE);
+        }
+        let s = self.sockets.get_mut(h).ok_or(Errno::EBADF)?;
+        if let Some(err) = s.pending_error.take() {
+            // L1.6: the pending error fails the send, which does not send.
+            return Err(err);
+        }
+        let src_addr = if s.send_addr.is_unspecified() {
+            route.src
+        } else {
+            s.send_addr
+        };
+        let src = SocketAddrV4::new(src_addr, s.local.port());
+        // L3.5: a socket with a peer numbers its own datagrams (the counter after the
+        // increment); DF without fragmentation rights means 0; anything else hashes.
+        let dont_frag = match mode {
+            PmtuMode::Dont | PmtuMode::Interface | PmtuMode::Omit => false,
+            PmtuMode::Do | PmtuMode::Probe => true,
+            PmtuMode::Want => datagram_len + ipv4::HEADER_LEN <= mtu,
+        };
+        let ident = if s.peer.is_some() {
+            s.ip_id = s.ip_id.wrapping_add(1);
+            IdentMode::Socket(s.ip_id)
+        } else if dont_frag && !mode.ignores_df() {
+            IdentMode::Zero
+        } else {
+            IdentMode::Hashed
+        };
+        let ttl = if route.multicast {
+            1
+        } else {
+            s.ttl.unwrap_or(self.config.sysctls.ip_default_ttl)
+        };
+        let (tos, recv_err) = (s.tos, s.recv_err);
+        let _ = connected;
+        let mut datagram = vec![0u8; datagram_len];
+        if let Some(payload) = datagram.get_mut(udp::HEADER_LEN..) {
+            payload.copy_from_slice(data);
+        }
+        let repr = UdpRepr {
+            src_port: src.port(),
+            dst_port: dst.port(),
+            payload_len: data.len(),
+        };
+        repr.emit(&mut datagram, *src.ip(), *dst.ip())
+            .map_err(|_| Errno::EMSGSIZE)?;
+        debug!(target: "udpstack::udp", %h, %src, %dst, len = data.len(), "send");
+        let tx = IpTx {
+            route: OutputRoute {
+                src: src_addr,
+                ..route
+            },
+            src: src_addr,
+            dst: *dst.ip(),
+            protocol: IpProtocol::Udp,
+            ttl,
+            tos,
+            dont_frag,
+            ident,
+            payload: &datagram,
+            owner: Some(h),
+        };
+        let result = self.ip_output(tx);
+        self.drain_loopback();
+        match result {
+            Ok(()) => {
+                self.stats.udp.out_datagrams += 1;
+                Ok(data.len())
+            }
+            Err(Errno::ENOBUFS) => {
+                // udp_send_skb: without IP_RECVERR the drop is only counted.
+                self.stats.udp.sndbuf_errors += 1;
+                if recv_err {
+                    Err(Errno::ENOBUFS)
+                } else {
+                    Ok(data.len())
+                }
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// L1.9: a local EMSGSIZE is queued on the error queue with IP_RECVERR (never pending).
+    fn local_emsgsize(&mut self, h: SocketHandle, dst: Ipv4Addr, mtu: u32) {
+        let Some(s) = self.sockets.get_mut(h) else {
+            return;
+        };
+        if !s.recv_err || s.rmem_alloc + LOCAL_ERROR_TRUESIZE >= s.rcvbuf {
+            return;
+        }
+        let port = s.peer.map_or(0, |p| p.port());
+        s.rmem_alloc += LOCAL_ERROR_TRUESIZE;
+        s.err_queue.push_back(ErrQueueEntry {
+            error: ExtendedError {
+                errno: Errno::EMSGSIZE,
+                origin: ErrorOrigin::Local,
+                icmp_type: 0,
+                icmp_code: 0,
+                info: mtu,
+                data: 0,
+                offender: Ipv4Addr::UNSPECIFIED,
+            },
+            addr: SocketAddrV4::new(dst, port),
+            payload: Vec::new(),
+            truesize: LOCAL_ERROR_TRUESIZE,
+        });
+    }
+}
