@@ -371,10 +371,8 @@ pub fn parse(frame: &[u8]) -> Seen {
                     }
                 }
             }
-            IpProtocol::Icmp => {
-                if Icmpv4Packet::new_checked(payload).is_ok() {
-                    return Seen::Icmp(eth, ip, payload.to_vec());
-                }
+            IpProtocol::Icmp if Icmpv4Packet::new_checked(payload).is_ok() => {
+                return Seen::Icmp(eth, ip, payload.to_vec());
             }
             _ => {}
         }

@@ -9,17 +9,28 @@ fn closed_port_gets_port_unreachable_and_open_port_delivers() {
     let mut p = Probed::new();
     p.introduce();
     // L5.4: no socket → NoPorts and a port unreachable.
-    p.send(probe_udp(MAC_B, sa(IP_PROBE, 5000), sa(IP_B, 9), b"anyone?"));
+    p.send(probe_udp(
+        MAC_B,
+        sa(IP_PROBE, 5000),
+        sa(IP_B, 9),
+        b"anyone?",
+    ));
     let seen = non_arp(&p.take());
     assert_eq!(seen.len(), 1, "{seen:?}");
-    let Seen::Icmp(eth, ip, msg) = &seen[0] else { panic!("{seen:?}") };
+    let Seen::Icmp(eth, ip, msg) = &seen[0] else {
+        panic!("{seen:?}")
+    };
     assert_eq!((eth.dst, ip.src, ip.dst), (MAC_PROBE, IP_B, IP_PROBE));
     let icmp = Icmpv4Packet::new_checked(&msg[..]).unwrap();
     let repr = Icmpv4Repr::parse(&icmp).unwrap();
     assert_eq!((icmp.msg_type(), icmp.code()), (3, 3));
     let quote = Quote::parse(repr.body).unwrap();
     assert_eq!((quote.src_port(), quote.dst_port()), (5000, 9));
-    assert!(p.stack().snmp().contains("Udp: 0 1 0 0 0 0 0 0 0"), "{}", p.stack().snmp());
+    assert!(
+        p.stack().snmp().contains("Udp: 0 1 0 0 0 0 0 0 0"),
+        "{}",
+        p.stack().snmp()
+    );
 
     let s = p.stack().udp_socket();
     p.stack().bind(s, sa(IP_B, 9)).unwrap();
