@@ -11,7 +11,7 @@
 //!   MTU refreshes it only once half of that has passed.
 //!
 //! The MTU in force towards a destination (`ipv4_mtu`) is an unexpired learned PMTU, else the
-//! route's MTU, capped at 65535. The cache holds at most `capacity` destinations; when full, the
+//! route's MTU (a `u16`, so never above 65535, `IP_MAX_MTU`). The cache holds at most `capacity` destinations; when full, the
 //! least recently learned entry is evicted and counted (Linux bounds its exception hash chains
 //! the same way, reclaiming the oldest, `fnhe_oldest`).
 
@@ -62,9 +62,6 @@ pub struct PmtuCache {
     evictions: u64,
 }
 
-/// The largest MTU of an IPv4 path (`IP_MAX_MTU`).
-const IP_MAX_MTU: u16 = 65535;
-
 impl PmtuCache {
     /// An empty cache holding at most `capacity` destinations (at least 1).
     pub fn new(capacity: usize) -> Self {
@@ -84,9 +81,7 @@ impl PmtuCache {
 
     /// The MTU in force towards `dst` over a route of MTU `route_mtu` (L2.2).
     pub fn mtu(&self, now: Instant, dst: Ipv4Addr, route_mtu: u16) -> u16 {
-        self.get(now, dst)
-            .map_or(route_mtu, |e| e.mtu.min(route_mtu))
-            .min(IP_MAX_MTU)
+        self.get(now, dst).map_or(route_mtu, |e| e.mtu.min(route_mtu))
     }
 
     /// Whether the entry for `dst` is locked (WANT sockets then stop setting DF, L2.1).
