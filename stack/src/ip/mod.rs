@@ -4,3 +4,4 @@ pub mod ident;
 pub(crate) mod input;
 pub(crate) mod output;
 pub mod pmtu;
+pub mod reassembly;
