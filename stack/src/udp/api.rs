@@ -142,13 +142,14 @@ impl Stack {
         })
     }
 
-    /// Binds an unbound socket to 0.0.0.0 and an ephemeral port (`inet_autobind`).
+    /// Binds an unbound socket to an ephemeral port (`inet_autobind` → `get_port(sk, 0)`),
+    /// keeping its local address: 0.0.0.0, or the address a disconnect left in place after
+    /// `bind(addr:0)` (L7.5).
     pub(crate) fn autobind(&mut self, h: SocketHandle) -> Result<(), Errno> {
-        let port = self
-            .pick_port(h, Ipv4Addr::UNSPECIFIED)
-            .ok_or(Errno::EAGAIN)?;
+        let ip = *self.sockets.get(h).ok_or(Errno::EBADF)?.local.ip();
+        let port = self.pick_port(h, ip).ok_or(Errno::EAGAIN)?;
         let s = self.sockets.get_mut(h).ok_or(Errno::EBADF)?;
-        s.local = SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, port);
+        s.local = SocketAddrV4::new(ip, port);
         self.sockets.hash(h, true);
         debug!(target: "udpstack::udp", %h, port, "autobind");
         Ok(())
@@ -158,7 +159,8 @@ impl Stack {
     /// records the peer and draws a fresh IP ID counter. Datagrams already queued stay.
     ///
     /// # Errors
-    /// `EAGAIN` when no ephemeral port is free; `ENETUNREACH` with no route; `EACCES` for a
+    /// `EAGAIN` when no ephemeral port is free; `ENETUNREACH` with no route; `EINVAL` for a
+    /// peer off the loopback device when the source address is 127.x; `EACCES` for a
     /// broadcast peer without SO_BROADCAST.
     pub fn connect(&mut self, now: Instant, h: SocketHandle, peer: SocketAddrV4) -> io::Result<()> {
         self.advance_to(now);
@@ -174,6 +176,11 @@ impl Stack {
                 return Err(e.into());
             }
         };
+        // __mkroute_output (route_localnet off): a loopback source address may only leave
+        // through the loopback device.
+        if s.send_addr.is_loopback() && route.next_hop != route::NextHop::Local {
+            return Err(Errno::EINVAL.into());
+        }
         if route.broadcast && !s.broadcast {
             return Err(Errno::EACCES.into());
         }
@@ -183,9 +190,10 @@ impl Stack {
         } else {
             old_ip
         };
-        // Rehash: out of the tables with the old addresses, back in with the new. Linux leaves
-        // the SO_REUSEPORT group when the address changes (udp_lib_rehash).
-        self.sockets.unhash_keep_group(h, new_ip != old_ip);
+        // Out of the tables with the old addresses, back in with the new. A connected socket
+        // leaves its SO_REUSEPORT group for good: udp_lib_rehash detaches it when the address
+        // changes, and since 6.13 udp_lib_hash4 (udp_connect → udp4_hash4) always does.
+        self.sockets.unhash_keep_group(h, true);
         let id = self.rng.next_u16();
         let s = self.sockets.get_mut(h).ok_or_else(ebadf)?;
         if s.send_addr.is_unspecified() {
@@ -194,7 +202,9 @@ impl Stack {
         s.local = SocketAddrV4::new(new_ip, s.local.port());
         s.peer = Some(peer);
         s.ip_id = id;
-        self.sockets.hash(h, false);
+        // __ip4_datagram_connect rehashes (to the head of the new chain) only when it sets the
+        // local address.
+        self.sockets.rehash(h, new_ip != old_ip);
         debug!(target: "udpstack::udp", %h, %peer, "connect");
         Ok(())
     }
@@ -205,19 +215,25 @@ impl Stack {
     /// # Errors
     /// `EBADF` for an unknown handle.
     pub fn disconnect(&mut self, h: SocketHandle) -> io::Result<()> {
-        self.sockets.get(h).ok_or_else(ebadf)?;
-        self.sockets.unhash_keep_group(h, false);
+        let s = self.sockets.get(h).ok_or_else(ebadf)?;
+        // __udp_disconnect: an address bind did not choose is reset and the socket rehashed
+        // (udp_lib_rehash, which also detaches it from its SO_REUSEPORT group, even when the
+        // address was already 0.0.0.0); it moves to the head of the 0.0.0.0 chain only if the
+        // address changed. A port bind did not choose is released (udp_lib_unhash).
+        let (addr_locked, port_locked) = (s.addr_locked, s.port_locked);
+        let moved = !addr_locked && !s.local.ip().is_unspecified();
+        self.sockets
+            .unhash_keep_group(h, !addr_locked || !port_locked);
         let s = self.sockets.get_mut(h).ok_or_else(ebadf)?;
         s.peer = None;
-        if !s.addr_locked {
+        if !addr_locked {
             s.local = SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, s.local.port());
             s.send_addr = Ipv4Addr::UNSPECIFIED;
         }
-        if !s.port_locked {
+        if !port_locked {
             s.local = SocketAddrV4::new(*s.local.ip(), 0);
-            self.sockets.leave_group(h);
         } else {
-            self.sockets.hash(h, false);
+            self.sockets.rehash(h, moved);
         }
         debug!(target: "udpstack::udp", %h, "disconnect");
         Ok(())
@@ -581,6 +597,16 @@ impl Stack {
     pub fn set_send_buffer_size(&mut self, h: SocketHandle, size: i32) -> io::Result<()> {
         let max = self.config.sysctls.wmem_max;
         self.socket_mut(h)?.sndbuf = sndbuf_for(size, max, false);
+        Ok(())
+    }
+
+    /// SO_SNDBUFFORCE (L6.1): like SO_SNDBUF without the `wmem_max` cap.
+    ///
+    /// # Errors
+    /// `EBADF` for an unknown handle.
+    pub fn set_send_buffer_size_force(&mut self, h: SocketHandle, size: i32) -> io::Result<()> {
+        let max = self.config.sysctls.wmem_max;
+        self.socket_mut(h)?.sndbuf = sndbuf_for(size, max, true);
         Ok(())
     }
 

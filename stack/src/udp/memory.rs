@@ -55,14 +55,16 @@ pub fn sndbuf_for(value: i32, wmem_max: u32, force: bool) -> usize {
     buffer_for(value, wmem_max, force, SOCK_MIN_SNDBUF)
 }
 
-/// `sk_setsockopt`: `val = min(val, max)` (unless forced; a negative value counts as 0),
+/// `sk_setsockopt`: SO_RCVBUF/SO_SNDBUF take `min_t(u32, val, max)`, so a negative value,
+/// read as a huge unsigned one, gets the maximum; the FORCE variants take `max(val, 0)`. Then
 /// `val = min(val, INT_MAX / 2)`, stored as `max(val * 2, min)`.
 fn buffer_for(value: i32, max: u32, force: bool, min: usize) -> usize {
-    let mut v = i64::from(value.max(0));
-    if !force {
-        v = v.min(i64::from(max));
-    }
-    v = v.min(i64::from(i32::MAX / 2));
+    let v = if force {
+        u64::from(value.max(0).unsigned_abs())
+    } else {
+        u64::from(value as u32).min(u64::from(max))
+    };
+    let v = v.min((i32::MAX / 2) as u64);
     (v as usize * 2).max(min)
 }
 
@@ -100,7 +102,12 @@ mod tests {
             rcvbuf_for(i32::MAX, 212_992, true),
             (i32::MAX / 2) as usize * 2
         );
-        assert_eq!(rcvbuf_for(-5, 212_992, false), 2304);
+        // SO_RCVBUF compares as u32: a negative value gets rmem_max; the FORCE variant
+        // clamps it to 0.
+        assert_eq!(rcvbuf_for(-5, 212_992, false), 425_984);
+        assert_eq!(rcvbuf_for(-5, 212_992, true), 2304);
+        assert_eq!(sndbuf_for(i32::MIN, 212_992, false), 425_984);
+        assert_eq!(sndbuf_for(-1, 212_992, true), 4608);
         assert_eq!(sndbuf_for(100, 212_992, false), 4608);
     }
 

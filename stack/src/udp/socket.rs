@@ -157,8 +157,9 @@ pub(crate) struct UdpSocket {
     pub err_queue: VecDeque<ErrQueueEntry>,
     /// The IP ID counter of a connected socket (`inet_id`, L3.5).
     pub ip_id: u16,
-    /// When this socket was last inserted into the lookup tables (bind, connect): the most
-    /// recent wins ties (L5.3).
+    /// The socket's place in the lookup order: set when it is bound and when connect or
+    /// disconnect changes its local address (Linux puts it at the head of its hash chain then),
+    /// not otherwise. The most recent wins ties (L5.3).
     pub hash_seq: u64,
 }
 

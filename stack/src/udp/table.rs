@@ -12,10 +12,13 @@
 //!
 //! A unicast datagram to `dst:dport` from `src:sport` is matched in two passes, as
 //! `__udp4_lib_lookup` does: first sockets bound to `dst`, then sockets bound to 0.0.0.0. In each
-//! pass a connected socket whose peer is exactly `src:sport` beats an unconnected one (its
-//! kernel score is higher); among equals the most recently hashed wins (the kernel adds to the
-//! head of its chains); an SO_REUSEPORT group picks its member by a keyed hash of the 4-tuple,
-//! skipping connected members (L7.3). No step scans the sockets of other ports or flows.
+//! pass a connected socket whose peer is exactly `src:sport` beats an unconnected one (Linux
+//! finds it first in its 4-tuple table); among equals the most recently bound wins (the kernel
+//! adds to the head of its chains at bind, and moves a socket to the head only when connect or
+//! disconnect changes its local address); an SO_REUSEPORT group picks its member by a keyed
+//! hash of the 4-tuple, skipping connected members (L7.3). Since Linux 6.13 a socket leaves its
+//! group when it connects (`udp_lib_hash4` → `reuseport_detach_sock`) and never rejoins it. No
+//! step scans the sockets of other ports or flows.
 
 use std::collections::HashMap;
 use std::net::{Ipv4Addr, SocketAddrV4};
@@ -147,18 +150,48 @@ impl SocketTable {
         })
     }
 
-    /// Puts a bound socket into the lookup maps (after bind, connect or disconnect), as the
-    /// most recently hashed. `join_group` joins (or creates) the SO_REUSEPORT group of its
-    /// (address, port), as Linux does when a socket is first bound.
+    /// Puts a socket that has just been bound (by bind or automatically) into the lookup maps,
+    /// as the most recently hashed. `join_group` joins (or creates) the SO_REUSEPORT group of
+    /// its (address, port), as Linux does when a socket is first bound (`udp_lib_get_port` →
+    /// `udp_reuseport_add_sock`).
     pub fn hash(&mut self, h: SocketHandle, join_group: bool) {
-        self.seq += 1;
-        let seq = self.seq;
-        let Some(s) = self.get_mut(h) else { return };
+        self.put_in_maps(h, true);
+        let Some(s) = self.get(h) else { return };
+        if !(join_group && s.is_bound() && s.reuse_port) {
+            return;
+        }
+        let key = (*s.local.ip(), s.local.port());
+        self.groups.entry(key).or_default().push(h.index);
+        if let Some(slot) = self.slots.get_mut(h.index as usize) {
+            slot.group = Some(key);
+        }
+    }
+
+    /// Puts a socket back into the lookup maps after connect or disconnect changed its peer or
+    /// addresses. `moved`: its local address changed, which Linux handles with
+    /// `udp_lib_rehash`, putting the socket at the head of its new (address, port) chain, so
+    /// it becomes the most recently hashed. Otherwise it keeps its place among the sockets of
+    /// its (address, port): connect and disconnect do not touch the chain order (L5.3).
+    pub fn rehash(&mut self, h: SocketHandle, moved: bool) {
+        self.put_in_maps(h, moved);
+    }
+
+    /// Inserts a bound socket into the lookup maps; `to_front` makes it the most recently
+    /// hashed, else it keeps its `hash_seq` and so its place among the unconnected sockets of
+    /// its (address, port).
+    fn put_in_maps(&mut self, h: SocketHandle, to_front: bool) {
+        if to_front {
+            self.seq += 1;
+            let seq = self.seq;
+            if let Some(s) = self.get_mut(h) {
+                s.hash_seq = seq;
+            }
+        }
+        let Some(s) = self.get(h) else { return };
         if !s.is_bound() {
             return;
         }
-        s.hash_seq = seq;
-        let (local, peer, reuse_port) = (s.local, s.peer, s.reuse_port);
+        let (local, peer, seq) = (s.local, s.peer, s.hash_seq);
         let i = h.index;
         self.by_port.entry(local.port()).or_default().push(i);
         match peer {
@@ -166,17 +199,21 @@ impl SocketTable {
                 let key = (*local.ip(), local.port(), *p.ip(), p.port());
                 self.connected.entry(key).or_default().push(i);
             }
-            None => self
-                .unconnected
-                .entry((*local.ip(), local.port()))
-                .or_default()
-                .push(i),
-        }
-        if join_group && reuse_port {
-            let key = (*local.ip(), local.port());
-            self.groups.entry(key).or_default().push(i);
-            if let Some(slot) = self.slots.get_mut(i as usize) {
-                slot.group = Some(key);
+            None => {
+                // Kept in hash order, oldest first, so that the last is the most recent.
+                let slots = &self.slots;
+                let order = |j: u32| {
+                    slots
+                        .get(j as usize)
+                        .and_then(|slot| slot.socket.as_ref())
+                        .map_or(0, |s| s.hash_seq)
+                };
+                let v = self
+                    .unconnected
+                    .entry((*local.ip(), local.port()))
+                    .or_default();
+                let pos = v.partition_point(|&j| order(j) < seq);
+                v.insert(pos, i);
             }
         }
     }
