@@ -8,11 +8,12 @@
 use tracing::debug;
 
 use super::output::count_type;
+use crate::iface::route;
 use crate::iface::stack::Stack;
 use crate::ip::input::IpRx;
 use crate::stats::DropReason;
 use crate::wire::icmpv4::{types, Quote};
-use crate::wire::{checksum, Icmpv4Error, Icmpv4Packet};
+use crate::wire::{checksum, Icmpv4Error, Icmpv4Packet, IpProtocol, Ipv4Error, Ipv4Packet};
 
 /// `NR_ICMP_TYPES`: the highest type Linux knows.
 const NR_ICMP_TYPES: u8 = 18;
@@ -79,6 +80,7 @@ impl Stack {
                 self.icmp_echo_reply(
                     packet.ident(),
                     packet.seq_no(),
+                    code,
                     packet.body(),
                     rx.src(),
                     from,
@@ -97,26 +99,31 @@ impl Stack {
             | types::PARAM_PROBLEM => {
                 self.icmp_unreach(rx, &packet);
             }
+            types::REDIRECT => self.icmp_redirect(rx, &packet),
             _ => {
-                // Redirects (ignored: udpstack keeps no route cache to update), timestamps (no
-                // wall clock to answer from), address masks and obsolete types: handled by
-                // doing nothing, as `icmp_discard` does.
+                // Timestamps (no wall clock to answer from), address masks and obsolete types:
+                // handled by doing nothing, as `icmp_discard` does.
                 self.stats.rx_consumed += 1;
                 debug!(target: "udpstack::icmp", msg_type, code, src = %rx.src(), "ignored");
             }
         }
     }
 
-    /// `icmp_unreach`: checks the quote (L1.1) and hands the error to the transport.
+    /// `icmp_unreach`: checks the quote (L1.1) and hands the error to the transport
+    /// (`icmp_socket_deliver`).
     fn icmp_unreach(&mut self, rx: &IpRx<'_>, packet: &Icmpv4Packet<&[u8]>) {
         let (msg_type, code) = (packet.msg_type(), packet.code());
-        let quote = match Quote::parse(packet.body()) {
-            Ok(q) => q,
+        // The quoted IP header: 20 bytes with IHL ≥ 5 (pskb_may_pull of a struct iphdr,
+        // "mangled header"). The rest of a longer header is checked later, with the 8 bytes
+        // after it (icmp_socket_deliver).
+        match Ipv4Packet::new_lax(packet.body()) {
+            Ok(_) | Err(Ipv4Error::HeaderTruncated { .. }) => {}
             Err(e) => {
                 self.stats.icmp.in_errors += 1;
                 return self.drop_frame(DropReason::IcmpBadQuote, &e);
             }
-        };
+        }
+        let quoted = Ipv4Packet::new_unchecked(packet.body());
         if msg_type == types::DST_UNREACHABLE && code > NR_ICMP_UNREACH {
             return self.drop_frame(
                 DropReason::IcmpUnsupported,
@@ -128,20 +135,59 @@ impl Stack {
             self.stats.rx_consumed += 1;
             return;
         }
-        if msg_type == types::SOURCE_QUENCH {
-            // Deprecated (RFC 6633); Linux delivers it to nobody (L1.3).
+        if route::is_broadcast(&self.config.iface, quoted.dst()) {
+            // icmp_ignore_bogus_error_responses (on by default): "some routers send bogus
+            // responses to broadcast frames": an error about a packet to one of our broadcast
+            // addresses is dropped before any transport sees it, with no counter.
             self.stats.rx_consumed += 1;
+            debug!(target: "udpstack::icmp", msg_type, code, src = %rx.src(), dst = %quoted.dst(), "error about a broadcast ignored");
             return;
         }
+        // icmp_socket_deliver: the quoted header plus 8 bytes must be there.
+        let quote = match Quote::parse(packet.body()) {
+            Ok(q) => q,
+            Err(e) => {
+                self.stats.icmp.in_errors += 1;
+                return self.drop_frame(DropReason::IcmpBadQuote, &e);
+            }
+        };
+        // A source quench goes on to the transport too: __udp4_lib_err looks the socket up (and
+        // counts InErrors if there is none) before ignoring it (L1.3).
+        self.icmp_socket_deliver(rx, packet, &quote);
+    }
+
+    /// `icmp_redirect`: udpstack keeps no route cache to update, but the redirect is still handed
+    /// to the transport, whose lookup counts InErrors when no socket sent the quoted packet.
+    fn icmp_redirect(&mut self, rx: &IpRx<'_>, packet: &Icmpv4Packet<&[u8]>) {
+        match Quote::parse(packet.body()) {
+            Ok(quote) => self.icmp_socket_deliver(rx, packet, &quote),
+            Err(e) => {
+                self.stats.icmp.in_errors += 1;
+                self.drop_frame(DropReason::IcmpBadQuote, &e);
+            }
+        }
+    }
+
+    /// `icmp_socket_deliver`: hands an error to the err_handler of the quoted protocol.
+    fn icmp_socket_deliver(
+        &mut self,
+        rx: &IpRx<'_>,
+        packet: &Icmpv4Packet<&[u8]>,
+        quote: &Quote<'_>,
+    ) {
         let protocol = quote.ip().protocol();
-        if protocol != crate::wire::IpProtocol::Udp {
-            // No other transport of ours can have sent the quoted packet.
-            self.stats.icmp.in_errors += 1;
+        if protocol != IpProtocol::Udp {
+            // No other transport of ours can have sent the quoted packet. In Linux TCP's handler
+            // (tcp_v4_err) finds no socket and counts InErrors; ICMP's (icmp_err → ping_err) and
+            // protocols without a handler count nothing.
+            if protocol == IpProtocol::Tcp {
+                self.stats.icmp.in_errors += 1;
+            }
             return self.drop_frame(
                 DropReason::IcmpNoSocket,
                 &format_args!("quotes protocol {}", u8::from(protocol)),
             );
         }
-        self.udp_err(rx, packet, &quote);
+        self.udp_err(rx, packet, quote);
     }
 }

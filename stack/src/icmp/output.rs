@@ -17,7 +17,7 @@ use crate::iface::route;
 use crate::iface::stack::{LinkDst, Stack};
 use crate::ip::output::{IdentMode, IpTx};
 use crate::wire::icmpv4::{self, DstUnreachable, Icmpv4Message, ParamProblem};
-use crate::wire::{Icmpv4Repr, IpProtocol, Ipv4Packet};
+use crate::wire::{Icmpv4Packet, Icmpv4Repr, IpProtocol, Ipv4Packet};
 
 /// The most an ICMP error may be, IP header included (RFC 1812 §4.3.2.3, Linux's 576).
 const MAX_ERROR_LEN: usize = 576;
@@ -154,6 +154,15 @@ impl Stack {
         }
         let msg_type = message.msg_type();
         let code = message.code();
+        // icmp_route_lookup comes before the per-destination limit (icmpv4_xrlim_allow): with no
+        // route back the error is dropped with no counter, and no token is spent. (The global
+        // check of icmpv4_global_allow runs earlier in Linux, but only consumes in
+        // icmpv4_xrlim_allow; the one difference is that a refusal by an exhausted global
+        // bucket would also have been counted for an unroutable source.)
+        let Ok(route) = route::output(&self.config.iface, offender.src, false) else {
+            debug!(target: "udpstack::icmp", ?message, dst = %offender.src, "no route for the icmp error");
+            return;
+        };
         let now = self.now;
         let looped = route::is_local(&self.config.iface, offender.src);
         let decision = if looped {
@@ -177,10 +186,6 @@ impl Stack {
                 return;
             }
         }
-        let Ok(route) = route::output(&self.config.iface, offender.src, false) else {
-            self.stats.icmp.out_errors += 1;
-            return;
-        };
         let room = MAX_ERROR_LEN.min(usize::from(route.mtu)) - 20 - icmpv4::HEADER_LEN;
         let quote = offender
             .packet
@@ -214,26 +219,40 @@ impl Stack {
             .is_none_or(|&t| is_error_type(t))
     }
 
-    /// Answers an echo request (`icmp_reply`): same identifier, sequence and data, from the
+    /// Answers an echo request (`icmp_echo` → `icmp_reply`): the request's ICMP header with only
+    /// the type changed (so the identifier, sequence and code are kept), the same data, from the
     /// address it was sent to (ours, for a broadcast), with the request's TOS.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn icmp_echo_reply(
         &mut self,
         ident: u16,
         seq_no: u16,
+        code: u8,
         data: &[u8],
         to: Ipv4Addr,
         from: Ipv4Addr,
         tos: u8,
     ) {
+        // icmp_reply: no route back → nothing sent, nothing counted.
         let Ok(route) = route::output(&self.config.iface, to, false) else {
-            self.stats.icmp.out_errors += 1;
+            debug!(target: "udpstack::icmp", %to, "no route for the echo reply");
             return;
         };
         let reply = Icmpv4Repr {
             message: Icmpv4Message::EchoReply { ident, seq_no },
             body: data,
         };
-        self.icmp_output(reply, from, to, tos, route);
+        let mut message = vec![0u8; reply.buffer_len()];
+        if reply.emit(&mut message).is_err() {
+            self.stats.icmp.out_errors += 1;
+            return;
+        }
+        if code != 0 {
+            let mut packet = Icmpv4Packet::new_unchecked(&mut message[..]);
+            packet.set_code(code);
+            packet.fill_checksum();
+        }
+        self.icmp_output_raw(message, from, to, tos, route);
     }
 
     /// Builds and sends one ICMP message (no DF, hashed ID, default TTL).
@@ -250,7 +269,19 @@ impl Stack {
             self.stats.icmp.out_errors += 1;
             return;
         }
-        let msg_type = repr.message.msg_type();
+        self.icmp_output_raw(message, src, dst, tos, route);
+    }
+
+    /// Sends one built ICMP message (checksum filled in) and counts it.
+    fn icmp_output_raw(
+        &mut self,
+        message: Vec<u8>,
+        src: Ipv4Addr,
+        dst: Ipv4Addr,
+        tos: u8,
+        route: route::OutputRoute,
+    ) {
+        let msg_type = message.first().copied().unwrap_or(0);
         self.stats.icmp.out_msgs += 1;
         count_type(&mut self.stats, msg_type, true);
         let tx = IpTx {

@@ -123,7 +123,37 @@ pub(crate) fn input(
     verdict
 }
 
+/// The route to `dst` for a sender whose source address is `src` (0.0.0.0 when the socket has
+/// none yet). `dont_route` restricts it to on-link destinations (MSG_DONTROUTE).
+///
+/// This is [`output`] plus one rule of `ip_route_output_key_hash_rcu`: the limited broadcast
+/// address and multicast groups have no route of their own in the FIB (the local table holds
+/// only the subnet's broadcast address), so without a source address they are looked up like any
+/// destination and need the default route, reachable only without MSG_DONTROUTE (the default
+/// route's scope is "universe", below the link scope MSG_DONTROUTE asks for); no default route
+/// means ENETUNREACH. A source address that is one of ours takes the kernel's "special hack"
+/// instead: the packet leaves by that address's device with no FIB lookup.
+///
+/// # Errors
+/// `ENETUNREACH` as for [`output`], and for the limited broadcast address or a multicast group
+/// when `src` is 0.0.0.0 and there is no default route (or `dont_route` is set).
+pub(crate) fn output_from(
+    iface: &InterfaceConfig,
+    src: Ipv4Addr,
+    dst: Ipv4Addr,
+    dont_route: bool,
+) -> Result<OutputRoute, Errno> {
+    let needs_fib = is_limited_broadcast(dst) || dst.is_multicast();
+    if needs_fib && src.is_unspecified() && (iface.gateway.is_none() || dont_route) {
+        return Err(Errno::ENETUNREACH);
+    }
+    output(iface, dst, dont_route)
+}
+
 /// The route to `dst`. `dont_route` restricts it to on-link destinations (MSG_DONTROUTE).
+///
+/// The limited broadcast address and multicast groups are always routed out of the interface,
+/// as for a sender with a source address (see [`output_from`] for a sender without one).
 ///
 /// # Errors
 /// `ENETUNREACH` when there is no route (off-link with no gateway, or off-link with
@@ -282,6 +312,19 @@ mod tests {
             output(&i, ip("10.0.0.2"), false).unwrap().next_hop,
             NextHop::Local
         );
+        // Without a source address, 255.255.255.255 and multicast need the default route.
+        let none = iface(None);
+        let any = Ipv4Addr::UNSPECIFIED;
+        for dst in ["255.255.255.255", "224.0.0.251"] {
+            assert_eq!(
+                output_from(&none, any, ip(dst), false),
+                Err(Errno::ENETUNREACH)
+            );
+            assert!(output_from(&none, ip("10.0.0.2"), ip(dst), false).is_ok());
+            assert!(output_from(&i, any, ip(dst), false).is_ok());
+            assert_eq!(output_from(&i, any, ip(dst), true), Err(Errno::ENETUNREACH));
+        }
+        assert!(output_from(&none, any, ip("10.0.0.255"), false).is_ok());
         let lo = output(&i, ip("127.0.0.5"), false).unwrap();
         assert_eq!(
             (lo.src, lo.next_hop, lo.mtu),

@@ -3,6 +3,8 @@
 
 use std::net::Ipv4Addr;
 
+use tracing::debug;
+
 use crate::icmp::output::Offender;
 use crate::iface::route::{self, InputRoute};
 use crate::iface::stack::{LinkDst, Stack};
@@ -61,7 +63,27 @@ impl Stack {
     pub(crate) fn ip_input(&mut self, data: &[u8], link: LinkDst, looped: bool) {
         self.stats.ip.in_receives += 1;
         self.stats.ip_ext.in_octets += data.len() as u64;
-        let packet = match Ipv4Packet::new_checked(data) {
+        let checked = Ipv4Packet::new_checked(data);
+        // ip_rcv_core counts the ECN codepoint as soon as the version and IHL are good, before
+        // it pulls the whole header and verifies the checksum and the total length.
+        let ecn_readable = match checked {
+            Ok(_) => true,
+            Err(e) => !matches!(
+                e,
+                Ipv4Error::Truncated { .. }
+                    | Ipv4Error::BadVersion { .. }
+                    | Ipv4Error::HeaderLenTooSmall { .. }
+            ),
+        };
+        if ecn_readable {
+            match data.get(1).map_or(0, |tos| tos & 0x03) {
+                0 => self.stats.ip_ext.in_no_ect_pkts += 1,
+                1 => self.stats.ip_ext.in_ect1_pkts += 1,
+                2 => self.stats.ip_ext.in_ect0_pkts += 1,
+                _ => self.stats.ip_ext.in_ce_pkts += 1,
+            }
+        }
+        let packet = match checked {
             Ok(p) => p,
             Err(e) => {
                 let reason = match e {
@@ -82,12 +104,6 @@ impl Stack {
                 return self.drop_frame(reason, &e);
             }
         };
-        match packet.ecn() {
-            0 => self.stats.ip_ext.in_no_ect_pkts += 1,
-            1 => self.stats.ip_ext.in_ect1_pkts += 1,
-            2 => self.stats.ip_ext.in_ect0_pkts += 1,
-            _ => self.stats.ip_ext.in_ce_pkts += 1,
-        }
         let (src, dst) = (packet.src(), packet.dst());
         let broadcast = match route::input(&self.config.iface, src, dst, looped) {
             InputRoute::Local => false,
@@ -159,6 +175,14 @@ impl Stack {
             }
             IpProtocol::Udp => {
                 self.udp_input(&rx);
+                self.stats.ip.in_delivers += 1;
+            }
+            IpProtocol::Igmp => {
+                // Linux always has igmp_rcv registered (CONFIG_IP_MULTICAST): a host in no group
+                // (udpstack joins none) has nothing to answer, but the packet is delivered
+                // (InDelivers) and draws no protocol unreachable.
+                debug!(target: "udpstack::ip", %src, "igmp ignored");
+                self.stats.rx_consumed += 1;
                 self.stats.ip.in_delivers += 1;
             }
             other => {

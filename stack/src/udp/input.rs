@@ -13,7 +13,7 @@ use tracing::{debug, trace};
 use super::memory::{admits, truesize};
 use super::socket::Datagram;
 use super::SocketHandle;
-use crate::iface::stack::{LinkDst, Stack};
+use crate::iface::stack::Stack;
 use crate::ip::input::IpRx;
 use crate::stats::DropReason;
 use crate::wire::icmpv4::DstUnreachable;
@@ -45,7 +45,11 @@ impl Stack {
         // What the datagram costs a socket: its frame (L6.2); looped packets had none.
         let frame_len = rx.packet.len() + ethernet::HEADER_LEN;
         let size = truesize(frame_len);
-        if rx.broadcast || rx.link == LinkDst::Multicast {
+        // __udp4_lib_rcv chooses by the route (RTCF_BROADCAST | RTCF_MULTICAST), not by how the
+        // frame was addressed: a unicast destination in a link-layer broadcast or multicast
+        // frame takes the unicast lookup (and draws no ICMP, L5.6). No multicast group is
+        // joined, so IP multicast never gets here (the route drops it).
+        if rx.broadcast {
             let receivers = self.sockets.broadcast_receivers(src, dst);
             if receivers.is_empty() {
                 self.stats.udp.ignored_multi += 1;
@@ -72,7 +76,13 @@ impl Stack {
             None => {
                 self.stats.udp.no_ports += 1;
                 self.drop_frame(DropReason::UdpNoPort, &format_args!("{src} -> {dst}"));
-                self.icmp_dst_unreachable(&rx.offender(), DstUnreachable::PortUnreachable);
+                // __udp4_lib_rcv has trimmed the skb to the UDP length (pskb_trim_rcsum) before
+                // icmp_send: bytes past the UDP length are not quoted, though the quoted IP
+                // header still shows the original total length.
+                let mut offender = rx.offender();
+                let end = rx.header.header_len() + usize::from(packet.length());
+                offender.packet = rx.packet.get(..end).unwrap_or(rx.packet);
+                self.icmp_dst_unreachable(&offender, DstUnreachable::PortUnreachable);
             }
         }
     }

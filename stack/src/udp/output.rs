@@ -54,7 +54,8 @@ impl Stack {
             None => (s.peer.ok_or(Errno::EDESTADDRREQ)?, true),
         };
         let dont_route = flags.contains(SendFlags::DONTROUTE);
-        let route = match route::output(&self.config.iface, *dst.ip(), dont_route) {
+        let route = match route::output_from(&self.config.iface, s.send_addr, *dst.ip(), dont_route)
+        {
             Ok(r) => r,
             Err(e) => {
                 self.stats.ip.out_no_routes += 1;
