@@ -388,7 +388,6 @@ fn unanswered_unicast_probes_fail_the_entry() {
 }
 
 #[test]
-#[ignore = "bug: errors about our own outgoing packets skip the global ICMP bucket (icmp/ratelimit.rs offers no global-only check for errors routed to ourselves)"]
 fn failure_host_unreachables_pass_the_global_bucket() {
     // __icmp_send for arp_error_report: the offending skb left by the Ethernet device, so the
     // global bucket (icmpv4_global_allow, burst 50) applies; only the per-destination check is

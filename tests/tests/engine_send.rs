@@ -717,7 +717,6 @@ fn first_send_matches_the_kernel_s_arp_request_and_datagram() {
 }
 
 #[test]
-#[ignore = "bug: connect() (udp/api.rs) routes 255.255.255.255 with route::output, ignoring that an unbound socket has no route without a default gateway"]
 fn connect_to_limited_broadcast_without_a_default_route_is_enetunreach() {
     // L7.4 with L3.1: __ip4_datagram_connect does the same lookup as udp_sendmsg
     // (ip_route_connect with saddr = inet_saddr, 0 for an unbound socket): no default route →

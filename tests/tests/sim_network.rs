@@ -7,7 +7,12 @@ use udpstack_tests::fixture::*;
 
 /// A receiving socket on B port 7 and a sender on A; returns (pair, sender, receiver).
 fn setup(segment: Segment, seed: u64) -> (Pair, SocketHandle, SocketHandle) {
-    let mut p = Pair::with(Segment::default(), config(IP_A, MAC_A), config(IP_B, MAC_B), seed);
+    let mut p = Pair::with(
+        Segment::default(),
+        config(IP_A, MAC_A),
+        config(IP_B, MAC_B),
+        seed,
+    );
     let rx = p.b().udp_socket();
     p.b().bind(rx, sa(IP_B, 7)).unwrap();
     p.b().set_recv_buffer_size(rx, 1 << 20).unwrap();

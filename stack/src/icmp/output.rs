@@ -45,6 +45,8 @@ pub(crate) struct Offender<'a> {
     pub broadcast: bool,
     /// How its frame was addressed.
     pub link: LinkDst,
+    /// It arrived on the loopback device (Linux: `skb_in->dev` is loopback).
+    pub incoming_loopback: bool,
 }
 
 impl<'a> Offender<'a> {
@@ -54,6 +56,7 @@ impl<'a> Offender<'a> {
         packet: &'a [u8],
         broadcast: bool,
         link: LinkDst,
+        incoming_loopback: bool,
     ) -> Self {
         Offender {
             packet,
@@ -64,6 +67,7 @@ impl<'a> Offender<'a> {
             frag_offset: view.frag_offset(),
             broadcast,
             link,
+            incoming_loopback,
         }
     }
 }
@@ -164,12 +168,16 @@ impl Stack {
             return;
         };
         let now = self.now;
-        let looped = route::is_local(&self.config.iface, offender.src);
-        let decision = if looped {
-            // icmpv4_xrlim_allow: no rate limit towards the loopback device.
+        let sysctls = self.config.sysctls.clone();
+        let decision = if offender.incoming_loopback {
+            // __icmp_send skips the global bucket for packets that came in on the loopback
+            // device, and icmpv4_xrlim_allow skips the per-destination one towards it.
             RateDecision::Allow
+        } else if route.next_hop == route::NextHop::Local {
+            // An error about our own outgoing packet (ARP failure) goes to ourselves.
+            self.icmp_limiter
+                .check_global_only(now, msg_type, code, &sysctls, &mut self.rng)
         } else {
-            let sysctls = self.config.sysctls.clone();
             self.icmp_limiter
                 .check(now, offender.src, msg_type, code, &sysctls, &mut self.rng)
         };
@@ -312,7 +320,7 @@ impl Stack {
         let Ok(view) = Ipv4Packet::new_checked(packet) else {
             return;
         };
-        let offender = Offender::from_view(&view, packet, false, LinkDst::Host);
+        let offender = Offender::from_view(&view, packet, false, LinkDst::Host, false);
         // The packet is ours: its destination is not local, so the error comes from our address.
         self.icmp_send_error(
             &offender,

@@ -392,6 +392,32 @@ impl IcmpRateLimiter {
         RateDecision::Allow
     }
 
+    /// The global bucket alone, for an error routed to the loopback device about a packet that
+    /// did not arrive on it: `__icmp_send` checks `icmpv4_global_allow` (the offending packet's
+    /// device is not loopback), and `icmpv4_xrlim_allow` skips the per-destination bucket ("No
+    /// rate limit on loopback") but still calls `icmp_global_consume`.
+    pub fn check_global_only(
+        &mut self,
+        now: Instant,
+        msg_type: u8,
+        code: u8,
+        sysctls: &Sysctls,
+        rng: &mut Rng,
+    ) -> RateDecision {
+        if is_exempt(msg_type, code, sysctls.icmp_ratemask) {
+            return RateDecision::Allow;
+        }
+        if !self.global.allow(
+            now.total_millis(),
+            sysctls.icmp_msgs_per_sec,
+            sysctls.icmp_msgs_burst,
+        ) {
+            return RateDecision::LimitedGlobal;
+        }
+        self.global.consume(rng);
+        RateDecision::Allow
+    }
+
     /// How many destinations have been evicted from the full table to make room for new ones.
     pub fn evictions(&self) -> u64 {
         self.evictions
@@ -1055,5 +1081,27 @@ mod tests {
             RateDecision::LimitedGlobal
         );
         assert!(l.is_empty());
+    }
+
+    /// Errors routed to ourselves use only the global bucket: a burst stops near
+    /// icmp_msgs_burst, and the per-destination table stays empty.
+    #[test]
+    fn global_only_checks_and_consumes_the_global_bucket() {
+        let sysctls = Sysctls::default();
+        let mut rng = Rng::new(3);
+        let mut l = IcmpRateLimiter::new(16);
+        let now = Instant::from_secs(100);
+        let allowed = (0..200)
+            .filter(|_| {
+                l.check_global_only(now, 3, 1, &sysctls, &mut rng)
+                    .is_allowed()
+            })
+            .count();
+        assert!((20..=60).contains(&allowed), "{allowed}");
+        assert!(l.is_empty());
+        // Exempt messages are never limited.
+        assert!(l
+            .check_global_only(now, 3, 4, &sysctls, &mut rng)
+            .is_allowed());
     }
 }

@@ -134,9 +134,13 @@ pub(crate) fn input(
 /// means ENETUNREACH. A source address that is one of ours takes the kernel's "special hack"
 /// instead: the packet leaves by that address's device with no FIB lookup.
 ///
+/// And one rule of `__mkroute_output`: a loopback source address may leave only through the
+/// loopback device (`route_localnet` is off), else EINVAL.
+///
 /// # Errors
 /// `ENETUNREACH` as for [`output`], and for the limited broadcast address or a multicast group
-/// when `src` is 0.0.0.0 and there is no default route (or `dont_route` is set).
+/// when `src` is 0.0.0.0 and there is no default route (or `dont_route` is set); `EINVAL` for
+/// a loopback source towards anything but ourselves.
 pub(crate) fn output_from(
     iface: &InterfaceConfig,
     src: Ipv4Addr,
@@ -147,7 +151,11 @@ pub(crate) fn output_from(
     if needs_fib && src.is_unspecified() && (iface.gateway.is_none() || dont_route) {
         return Err(Errno::ENETUNREACH);
     }
-    output(iface, dst, dont_route)
+    let route = output(iface, dst, dont_route)?;
+    if src.is_loopback() && route.next_hop != NextHop::Local {
+        return Err(Errno::EINVAL);
+    }
+    Ok(route)
 }
 
 /// The route to `dst`. `dont_route` restricts it to on-link destinations (MSG_DONTROUTE).

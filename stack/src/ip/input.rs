@@ -30,6 +30,8 @@ pub(crate) struct IpRx<'a> {
     pub broadcast: bool,
     /// How the frame was addressed at the link layer.
     pub link: LinkDst,
+    /// It arrived on the loopback device.
+    pub looped: bool,
 }
 
 impl IpRx<'_> {
@@ -54,6 +56,7 @@ impl IpRx<'_> {
             frag_offset: self.header.frag_offset,
             broadcast: self.broadcast,
             link: self.link,
+            incoming_loopback: self.looped,
         }
     }
 }
@@ -139,7 +142,7 @@ impl Stack {
                 ) = e
                 {
                     // ip_options_compile: a parameter problem pointing at the bad option.
-                    let offender = Offender::from_view(&packet, whole, broadcast, link);
+                    let offender = Offender::from_view(&packet, whole, broadcast, link, looped);
                     self.icmp_param_problem(&offender, offset as u8);
                 }
                 return;
@@ -159,6 +162,7 @@ impl Stack {
             payload: whole.get(header.header_len()..).unwrap_or(&[]),
             broadcast,
             link,
+            looped,
         };
         if header.is_fragment() {
             // Reassembly is not implemented yet: count the fragment and drop it.

@@ -81,7 +81,8 @@ impl PmtuCache {
 
     /// The MTU in force towards `dst` over a route of MTU `route_mtu` (L2.2).
     pub fn mtu(&self, now: Instant, dst: Ipv4Addr, route_mtu: u16) -> u16 {
-        self.get(now, dst).map_or(route_mtu, |e| e.mtu.min(route_mtu))
+        self.get(now, dst)
+            .map_or(route_mtu, |e| e.mtu.min(route_mtu))
     }
 
     /// Whether the entry for `dst` is locked (WANT sockets then stop setting DF, L2.1).

@@ -169,18 +169,16 @@ impl Stack {
             self.autobind(h)?;
         }
         let s = self.sockets.get(h).ok_or_else(ebadf)?;
-        let route = match route::output(&self.config.iface, *peer.ip(), false) {
+        // ip_route_connect: the same lookup as a send from the socket's source address.
+        let route = match route::output_from(&self.config.iface, s.send_addr, *peer.ip(), false) {
             Ok(r) => r,
             Err(e) => {
-                self.stats.ip.out_no_routes += 1;
+                if e == Errno::ENETUNREACH {
+                    self.stats.ip.out_no_routes += 1;
+                }
                 return Err(e.into());
             }
         };
-        // __mkroute_output (route_localnet off): a loopback source address may only leave
-        // through the loopback device.
-        if s.send_addr.is_loopback() && route.next_hop != route::NextHop::Local {
-            return Err(Errno::EINVAL.into());
-        }
         if route.broadcast && !s.broadcast {
             return Err(Errno::EACCES.into());
         }

@@ -58,7 +58,10 @@ impl Stack {
         {
             Ok(r) => r,
             Err(e) => {
-                self.stats.ip.out_no_routes += 1;
+                // udp_sendmsg counts OutNoRoutes for ENETUNREACH only.
+                if e == Errno::ENETUNREACH {
+                    self.stats.ip.out_no_routes += 1;
+                }
                 return Err(e);
             }
         };
