@@ -735,3 +735,29 @@ fn connect_to_limited_broadcast_without_a_default_route_is_enetunreach() {
     p.stack().set_broadcast(t, true).unwrap();
     p.stack().connect(now, t, sa(LIMITED, 9)).unwrap();
 }
+
+#[test]
+fn default_pmtu_mode_is_want_or_dont_with_ip_no_pmtu_disc() {
+    // L2.4: inet_create picks WANT, or DONT when ip_no_pmtu_disc is non-zero.
+    let mut p = Probed::new();
+    let h = p.stack().udp_socket();
+    assert_eq!(p.stack().mtu_discover(h).unwrap(), PmtuMode::Want);
+    p.stack().set_sysctl("net.ipv4.ip_no_pmtu_disc", "1").unwrap();
+    let h = p.stack().udp_socket();
+    assert_eq!(p.stack().mtu_discover(h).unwrap(), PmtuMode::Dont);
+}
+
+#[test]
+fn ip_mtu_needs_a_connected_socket() {
+    // L2.5: IP_MTU is the MTU in force towards the peer; ENOTCONN when unconnected.
+    let mut p = Probed::with(config(IP_B, MAC_B).mtu(1280), 4);
+    let now = p.now();
+    let h = p.stack().udp_socket();
+    assert_eq!(p.stack().mtu(h).unwrap_err().raw_os_error(), Some(107));
+    p.stack().connect(now, h, sa(IP_PROBE, 9)).unwrap();
+    assert_eq!(p.stack().mtu(h).unwrap(), 1280);
+    // Towards ourselves the loopback device's MTU is in force.
+    let l = p.stack().udp_socket();
+    p.stack().connect(now, l, sa(IP_B, 9)).unwrap();
+    assert_eq!(p.stack().mtu(l).unwrap(), 65535);
+}

@@ -59,10 +59,10 @@ impl Stack {
     /// sizes (`rmem_default`, `wmem_default`).
     pub fn udp_socket(&mut self) -> SocketHandle {
         let s = &self.config.sysctls;
-        let h = self.sockets.insert(UdpSocket::new(
-            s.rmem_default as usize,
-            s.wmem_default as usize,
-        ));
+        let mut socket = UdpSocket::new(s.rmem_default as usize, s.wmem_default as usize);
+        // inet_create (L2.4): WANT, or DONT when ip_no_pmtu_disc is set.
+        socket.pmtu_mode = if s.ip_no_pmtu_disc != 0 { PmtuMode::Dont } else { PmtuMode::Want };
+        let h = self.sockets.insert(socket);
         debug!(target: "udpstack::udp", %h, "socket");
         h
     }
@@ -536,6 +536,19 @@ impl Stack {
     /// `EBADF` for an unknown handle.
     pub fn mtu_discover(&self, h: SocketHandle) -> io::Result<PmtuMode> {
         Ok(self.socket_ref(h)?.pmtu_mode)
+    }
+
+    /// IP_MTU (L2.5): the MTU in force towards the connected peer.
+    ///
+    /// # Errors
+    /// `ENOTCONN` on a socket that is not connected (Linux answers from the cached route, which
+    /// only connected sockets keep).
+    pub fn mtu(&self, h: SocketHandle) -> io::Result<u32> {
+        let s = self.socket_ref(h)?;
+        let peer = s.peer.ok_or_else(|| io::Error::from(Errno::ENOTCONN))?;
+        let route = route::output_from(&self.config.iface, s.send_addr, *peer.ip(), false)
+            .map_err(|_| io::Error::from(Errno::ENOTCONN))?;
+        Ok(u32::from(route.mtu))
     }
 
     /// IP_RECVERR (L1.5, L1.7). Turning it off purges the error queue.
