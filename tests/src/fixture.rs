@@ -4,15 +4,17 @@
 //! Addresses: stack A is 10.0.0.1 (02:00:00:00:00:0a), stack B 10.0.0.2 (02:00:00:00:00:0b),
 //! the probe 10.0.0.9 (02:00:00:00:00:99), all on 10.0.0.0/24.
 
+use std::io;
 use std::net::{Ipv4Addr, SocketAddrV4};
 
 use udpstack::config::{Config, Ipv4Cidr};
+use udpstack::errno::Errno;
 use udpstack::sim::{Network, NodeId, Segment};
 use udpstack::wire::{
     ArpOperation, ArpPacket, ArpRepr, EtherType, EthernetFrame, EthernetRepr, Icmpv4Packet,
     Icmpv4Repr, IpProtocol, Ipv4Options, Ipv4Packet, Ipv4Repr, MacAddr, UdpPacket, UdpRepr,
 };
-use udpstack::{Duration, Instant, Stack};
+use udpstack::{Duration, Instant, SocketHandle, Stack};
 
 /// Stack A's address.
 pub const IP_A: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 1);
@@ -387,4 +389,32 @@ pub fn non_arp(frames: &[Vec<u8>]) -> Vec<Seen> {
         .map(|f| parse(f))
         .filter(|s| !matches!(s, Seen::Arp(..)))
         .collect()
+}
+
+/// The errno of a call that must fail.
+#[track_caller]
+pub fn errno<T: std::fmt::Debug>(r: io::Result<T>) -> Errno {
+    let e = r.expect_err("the call should fail");
+    Errno(e.raw_os_error().expect("an errno"))
+}
+
+/// Every datagram queued on `h`, oldest first, until EAGAIN.
+#[track_caller]
+pub fn drain(stack: &mut Stack, h: SocketHandle) -> Vec<(Vec<u8>, SocketAddrV4)> {
+    let mut out = Vec::new();
+    let mut buf = vec![0u8; 65536];
+    loop {
+        match stack.recv_from(h, &mut buf) {
+            Ok((n, from)) => out.push((buf[..n].to_vec(), from)),
+            Err(e) => {
+                assert_eq!(e.raw_os_error(), Some(Errno::EAGAIN.0), "{e}");
+                return out;
+            }
+        }
+    }
+}
+
+/// The probe sends one unicast datagram from `10.0.0.9:sport` to `dst` on stack B's MAC.
+pub fn from_probe(p: &mut Probed, sport: u16, dst: SocketAddrV4, payload: &[u8]) {
+    p.send(probe_udp(MAC_B, sa(IP_PROBE, sport), dst, payload));
 }

@@ -241,7 +241,7 @@ fn failure_raises_a_host_unreachable_seen_with_recverr() {
     let mut buf = [0u8; 16];
     assert_eq!(errno(lab.stack().recv_from(s, &mut buf)), EHOSTUNREACH);
     let m = lab.stack().recv_error(s, &mut buf).unwrap();
-    assert_eq!(m.error.errno.0, EHOSTUNREACH);
+    assert_eq!(m.error.errno, EHOSTUNREACH);
     assert_eq!(m.error.origin, ErrorOrigin::Icmp);
     assert_eq!((m.error.icmp_type, m.error.icmp_code), (3, 1));
     assert_eq!(m.error.offender, IP_B);

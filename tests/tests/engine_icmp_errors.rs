@@ -87,7 +87,7 @@ fn port_unreachable_fails_the_next_send_once() {
     };
     refuse(&mut p, &frames[0]);
     let e = p.stack().take_error(s).unwrap().expect("pending");
-    assert_eq!(e.raw_os_error(), Some(ECONNREFUSED));
+    assert_eq!(e.raw_os_error(), Some(ECONNREFUSED.0));
     assert!(p.stack().take_error(s).unwrap().is_none());
     p.stack().send(now, s, b"y").unwrap();
 }
@@ -148,7 +148,7 @@ fn with_recverr_the_error_queue_holds_the_icmp_details() {
     // ... and the queue still holds the entry.
     let mut buf = [0u8; 64];
     let m = p.stack().recv_error(s, &mut buf).unwrap();
-    assert_eq!(m.error.errno.0, ECONNREFUSED);
+    assert_eq!(m.error.errno, ECONNREFUSED);
     assert_eq!(m.error.origin, ErrorOrigin::Icmp);
     assert_eq!((m.error.icmp_type, m.error.icmp_code), (3, 3));
     assert_eq!((m.error.info, m.error.data), (0, 0));
@@ -176,10 +176,10 @@ fn the_offender_is_the_router_and_the_address_is_the_quoted_destination() {
         ip_bytes(&frames[0]),
     ));
     let e = p.stack().take_error(s).unwrap().expect("pending");
-    assert_eq!(e.raw_os_error(), Some(EHOSTUNREACH));
+    assert_eq!(e.raw_os_error(), Some(EHOSTUNREACH.0));
     let mut buf = [0u8; 5];
     let m = p.stack().recv_error(s, &mut buf).unwrap();
-    assert_eq!(m.error.errno.0, EHOSTUNREACH);
+    assert_eq!(m.error.errno, EHOSTUNREACH);
     assert_eq!((m.error.icmp_type, m.error.icmp_code), (3, 1));
     assert_eq!(m.error.offender, IP_PROBE);
     assert_eq!(m.addr, sa(FAR, 53));

@@ -7,27 +7,11 @@
 use std::io;
 use std::net::{Ipv4Addr, SocketAddrV4};
 
-use udpstack::errno::Errno;
 use udpstack::wire::MacAddr;
 use udpstack::{SocketHandle, Stack};
 use udpstack_tests::fixture::*;
 
 const ANY: Ipv4Addr = Ipv4Addr::UNSPECIFIED;
-
-/// Every datagram queued on `h`, oldest first, until EAGAIN.
-fn drain(stack: &mut Stack, h: SocketHandle) -> Vec<(Vec<u8>, SocketAddrV4)> {
-    let mut out = Vec::new();
-    let mut buf = vec![0u8; 65536];
-    loop {
-        match stack.recv_from(h, &mut buf) {
-            Ok((n, from)) => out.push((buf[..n].to_vec(), from)),
-            Err(e) => {
-                assert_eq!(e.raw_os_error(), Some(Errno::EAGAIN.0), "{e}");
-                return out;
-            }
-        }
-    }
-}
 
 /// A socket with the given options, bound to `addr`.
 fn bound(
@@ -41,11 +25,6 @@ fn bound(
     stack.set_reuse_port(h, reuse_port)?;
     stack.bind(h, addr)?;
     Ok(h)
-}
-
-/// The probe sends one unicast datagram from `10.0.0.9:sport` to `dst`.
-fn from_probe(p: &mut Probed, sport: u16, dst: SocketAddrV4, payload: &[u8]) {
-    p.send(probe_udp(MAC_B, sa(IP_PROBE, sport), dst, payload));
 }
 
 /// The probe broadcasts one datagram from `10.0.0.9:sport` to `dst` (link-layer broadcast).

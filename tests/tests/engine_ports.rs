@@ -14,13 +14,6 @@ const ANY: Ipv4Addr = Ipv4Addr::UNSPECIFIED;
 const LOCALHOST: Ipv4Addr = Ipv4Addr::LOCALHOST;
 const EPHEMERAL: std::ops::RangeInclusive<u16> = 32768..=60999;
 
-/// The errno of a call that must fail.
-#[track_caller]
-fn errno<T: std::fmt::Debug>(r: io::Result<T>) -> Errno {
-    let e = r.expect_err("the call should fail");
-    Errno(e.raw_os_error().expect("an errno"))
-}
-
 /// A socket bound to `addr`.
 fn bound(stack: &mut Stack, addr: std::net::SocketAddrV4) -> io::Result<SocketHandle> {
     let h = stack.udp_socket();

@@ -12,23 +12,11 @@ use udpstack::errno::Errno;
 use udpstack::{RecvFlags, SocketHandle, Stack};
 use udpstack_tests::fixture::*;
 
-/// The errno of a call that must fail.
-#[track_caller]
-fn errno<T: std::fmt::Debug>(r: io::Result<T>) -> Errno {
-    let e = r.expect_err("the call should fail");
-    Errno(e.raw_os_error().expect("an errno"))
-}
-
 /// A socket bound to `addr`.
 fn bound(stack: &mut Stack, addr: SocketAddrV4) -> SocketHandle {
     let h = stack.udp_socket();
     stack.bind(h, addr).expect("bind");
     h
-}
-
-/// The probe sends one datagram from `10.0.0.9:sport` to `dst`.
-fn from_probe(p: &mut Probed, sport: u16, dst: SocketAddrV4, payload: &[u8]) {
-    p.send(probe_udp(MAC_B, sa(IP_PROBE, sport), dst, payload));
 }
 
 /// The values of the `Udp:` line of the stack's /proc/net/snmp.

@@ -378,7 +378,7 @@ fn want_mode_oversize_queues_a_local_error_with_the_path_mtu() {
         EMSGSIZE
     );
     let e = p.stack().recv_error(s, &mut [0; 8]).unwrap();
-    assert_eq!(e.error.errno.0, EMSGSIZE);
+    assert_eq!(e.error.errno, EMSGSIZE);
     assert_eq!(e.error.origin, ErrorOrigin::Local);
     assert_eq!(e.error.info, 1500);
     assert_eq!(e.addr, sa(IP_PROBE, 0));
@@ -463,7 +463,7 @@ fn local_emsgsize_with_recverr_is_queued_but_not_pending() {
     assert_eq!(errno(st.recv_from(s, &mut [0; 8])), EAGAIN);
     let mut buf = [0u8; 64];
     let e = st.recv_error(s, &mut buf).unwrap();
-    assert_eq!(e.error.errno.0, EMSGSIZE);
+    assert_eq!(e.error.errno, EMSGSIZE);
     assert_eq!(e.error.origin, ErrorOrigin::Local);
     assert_eq!((e.error.icmp_type, e.error.icmp_code), (0, 0));
     assert_eq!(e.error.info, 1500);
@@ -742,7 +742,9 @@ fn default_pmtu_mode_is_want_or_dont_with_ip_no_pmtu_disc() {
     let mut p = Probed::new();
     let h = p.stack().udp_socket();
     assert_eq!(p.stack().mtu_discover(h).unwrap(), PmtuMode::Want);
-    p.stack().set_sysctl("net.ipv4.ip_no_pmtu_disc", "1").unwrap();
+    p.stack()
+        .set_sysctl("net.ipv4.ip_no_pmtu_disc", "1")
+        .unwrap();
     let h = p.stack().udp_socket();
     assert_eq!(p.stack().mtu_discover(h).unwrap(), PmtuMode::Dont);
 }

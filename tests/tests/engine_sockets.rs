@@ -16,33 +16,6 @@ const ANY: Ipv4Addr = Ipv4Addr::UNSPECIFIED;
 const LOCALHOST: Ipv4Addr = Ipv4Addr::LOCALHOST;
 const EPHEMERAL: std::ops::RangeInclusive<u16> = 32768..=60999;
 
-/// The errno of a call that must fail.
-#[track_caller]
-fn errno<T: std::fmt::Debug>(r: io::Result<T>) -> Errno {
-    let e = r.expect_err("the call should fail");
-    Errno(e.raw_os_error().expect("an errno"))
-}
-
-/// Every datagram queued on `h`, oldest first, until EAGAIN.
-fn drain(stack: &mut Stack, h: SocketHandle) -> Vec<(Vec<u8>, SocketAddrV4)> {
-    let mut out = Vec::new();
-    let mut buf = vec![0u8; 65536];
-    loop {
-        match stack.recv_from(h, &mut buf) {
-            Ok((n, from)) => out.push((buf[..n].to_vec(), from)),
-            Err(e) => {
-                assert_eq!(e.raw_os_error(), Some(Errno::EAGAIN.0), "{e}");
-                return out;
-            }
-        }
-    }
-}
-
-/// The probe sends one datagram from `10.0.0.9:sport` to `dst`.
-fn from_probe(p: &mut Probed, sport: u16, dst: SocketAddrV4, payload: &[u8]) {
-    p.send(probe_udp(MAC_B, sa(IP_PROBE, sport), dst, payload));
-}
-
 /// The ICMP messages the probe received: (type, code, quoted source port, quoted dest port).
 fn icmp_seen(p: &mut Probed) -> Vec<(u8, u8, u16, u16)> {
     non_arp(&p.take())

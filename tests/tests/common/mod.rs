@@ -5,10 +5,10 @@
 
 #![allow(dead_code)]
 
-use std::io;
 use std::net::{Ipv4Addr, SocketAddrV4};
 
 use udpstack::config::Config;
+use udpstack::errno::Errno;
 use udpstack::sim::{Network, NodeId, Segment};
 use udpstack::wire::{
     ArpOperation, ArpPacket, ArpRepr, EtherType, EthernetFrame, EthernetRepr, Icmpv4Message,
@@ -17,23 +17,17 @@ use udpstack::wire::{
 use udpstack::{Duration, Instant, SocketHandle, Stack};
 use udpstack_tests::fixture::*;
 
-/// The errno of a failed call (panics on success, naming what came back).
-pub fn errno<T: std::fmt::Debug>(r: io::Result<T>) -> i32 {
-    match r {
-        Ok(v) => panic!("expected an error, got Ok({v:?})"),
-        Err(e) => e.raw_os_error().expect("an OS error"),
-    }
-}
-
-pub const EAGAIN: i32 = 11;
-pub const EACCES: i32 = 13;
-pub const EINVAL: i32 = 22;
-pub const EDESTADDRREQ: i32 = 89;
-pub const EMSGSIZE: i32 = 90;
-pub const EOPNOTSUPP: i32 = 95;
-pub const ENETUNREACH: i32 = 101;
-pub const ECONNREFUSED: i32 = 111;
-pub const EHOSTUNREACH: i32 = 113;
+// `errno(result)` comes from the shared fixture and returns an `Errno`; these name the values
+// the tests compare with.
+pub const EAGAIN: Errno = Errno::EAGAIN;
+pub const EACCES: Errno = Errno::EACCES;
+pub const EINVAL: Errno = Errno::EINVAL;
+pub const EDESTADDRREQ: Errno = Errno::EDESTADDRREQ;
+pub const EMSGSIZE: Errno = Errno::EMSGSIZE;
+pub const EOPNOTSUPP: Errno = Errno::EOPNOTSUPP;
+pub const ENETUNREACH: Errno = Errno::ENETUNREACH;
+pub const ECONNREFUSED: Errno = Errno::ECONNREFUSED;
+pub const EHOSTUNREACH: Errno = Errno::EHOSTUNREACH;
 
 /// The IPv4 view of an Ethernet frame carrying IPv4 (panics otherwise).
 pub fn ip(frame: &[u8]) -> Ipv4Packet<&[u8]> {
