@@ -61,7 +61,11 @@ impl Stack {
         let s = &self.config.sysctls;
         let mut socket = UdpSocket::new(s.rmem_default as usize, s.wmem_default as usize);
         // inet_create (L2.4): WANT, or DONT when ip_no_pmtu_disc is set.
-        socket.pmtu_mode = if s.ip_no_pmtu_disc != 0 { PmtuMode::Dont } else { PmtuMode::Want };
+        socket.pmtu_mode = if s.ip_no_pmtu_disc != 0 {
+            PmtuMode::Dont
+        } else {
+            PmtuMode::Want
+        };
         let h = self.sockets.insert(socket);
         debug!(target: "udpstack::udp", %h, "socket");
         h
