@@ -10,7 +10,8 @@
 //!   from any kernel's, as the kernel's secrets differ from boot to boot; the *structure* of the
 //!   computation is what udpstack reproduces.
 
-use core::hash::Hasher;
+use core::hash::{BuildHasher, Hasher};
+use std::collections::HashMap;
 
 use siphasher::sip::SipHasher13;
 
@@ -104,6 +105,31 @@ impl HashKey {
         h.finish() as u32
     }
 }
+
+/// A `BuildHasher` for the engine's hash maps: SipHash-1-3 under a key drawn from the stack's
+/// seed. `std`'s default `RandomState` seeds itself from the operating system, which would make
+/// the engine's behaviour depend on unseeded randomness; this keeps every run replayable while
+/// the key still keeps remote peers from choosing colliding keys.
+#[derive(Debug, Clone, Copy)]
+pub struct KeyedState(HashKey);
+
+impl KeyedState {
+    /// Hashing under `key`.
+    pub fn new(key: HashKey) -> Self {
+        KeyedState(key)
+    }
+}
+
+impl BuildHasher for KeyedState {
+    type Hasher = SipHasher13;
+
+    fn build_hasher(&self) -> SipHasher13 {
+        SipHasher13::new_with_keys(self.0.k0, self.0.k1)
+    }
+}
+
+/// A `HashMap` hashed by a [`KeyedState`].
+pub type KeyedMap<K, V> = HashMap<K, V, KeyedState>;
 
 /// `(hash × n) >> 32`: maps a 32-bit hash onto `0..n` without division, as the kernel's
 /// `reciprocal_scale` does (SO_REUSEPORT member choice, ephemeral port start).

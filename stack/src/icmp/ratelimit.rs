@@ -108,7 +108,7 @@
 //! [`IcmpRateLimiter::evictions`]). Lookup, insertion and eviction are O(1) (a `HashMap` from
 //! address to slot, and an intrusive doubly linked recency list through the slots). An evicted
 //! destination that comes back starts full again, exactly as a garbage-collected `inet_peer` does.
-//! The map's hash is keyed (SipHash-1-3 through [`HashKey`]) so that a sender cannot pick
+//! The map's hash is keyed (SipHash-1-3 through [`HashKey`](crate::rand::HashKey)) so that a sender cannot pick
 //! colliding addresses; the key is drawn from the [`Rng`] passed to the first
 //! [`IcmpRateLimiter::check`] that inserts a destination, so the limiter stays deterministic
 //! under a seed.
@@ -138,12 +138,13 @@
 //! 10 000; the stack follows 6.18's 1000 / 50 (see [`crate::config::Sysctls`]).
 
 use core::fmt;
-use core::hash::{BuildHasher, Hasher};
 use std::collections::HashMap;
+
+use crate::rand::KeyedState;
 use std::net::Ipv4Addr;
 
 use crate::config::Sysctls;
-use crate::rand::{HashKey, Rng};
+use crate::rand::Rng;
 use crate::time::Instant;
 
 /// `XRLIM_BURST_FACTOR` (`net/ipv4/inetpeer.c`): a destination's bucket holds this many
@@ -262,46 +263,6 @@ struct Peer {
     prev: u32,
     /// The less recently used neighbour in the recency list, or [`NIL`].
     next: u32,
-}
-
-/// A `BuildHasher` for IPv4 addresses keyed by a [`HashKey`].
-#[derive(Clone)]
-struct KeyedState(HashKey);
-
-impl BuildHasher for KeyedState {
-    type Hasher = AddrHasher;
-
-    fn build_hasher(&self) -> AddrHasher {
-        AddrHasher {
-            key: self.0,
-            word: 0,
-        }
-    }
-}
-
-/// Hashes one `u32` (an address) with SipHash-1-3 under the table's key.
-struct AddrHasher {
-    key: HashKey,
-    word: u32,
-}
-
-impl Hasher for AddrHasher {
-    fn write(&mut self, bytes: &[u8]) {
-        // Only `write_u32` is used for the table's `u32` keys; fold anything else in anyway.
-        for b in bytes {
-            self.word = self.word.rotate_left(8) ^ u32::from(*b);
-        }
-    }
-
-    fn write_u32(&mut self, n: u32) {
-        self.word = n;
-    }
-
-    fn finish(&self) -> u64 {
-        // Spread the 32-bit keyed hash over 64 bits: hashbrown takes its control byte from the
-        // top bits.
-        u64::from(self.key.hash_u32s(&[self.word])).wrapping_mul(0x9e37_79b9_7f4a_7c15)
-    }
 }
 
 /// ICMP output rate limiter: the global bucket plus a bounded LRU table of per-destination
@@ -489,7 +450,7 @@ impl IcmpRateLimiter {
             next: NIL,
         };
         if self.map.is_none() {
-            self.map = Some(HashMap::with_hasher(KeyedState(rng.hash_key())));
+            self.map = Some(HashMap::with_hasher(KeyedState::new(rng.hash_key())));
         }
         let slot = if self.slots.len() < self.capacity {
             let slot = u32::try_from(self.slots.len()).ok()?;

@@ -81,6 +81,7 @@ impl Stack {
             reuseport: rng.hash_key(),
         };
         let ident = IpIdent::new(rng.hash_key(), IDENT_BUCKETS);
+        let table_key = rng.hash_key();
         let tx = TxQueue::new(config.iface.txqueuelen);
         Ok(Stack {
             config,
@@ -89,7 +90,7 @@ impl Stack {
             ident,
             neighbors: NeighborCache::new(),
             icmp_limiter: IcmpRateLimiter::new(ICMP_PEERS),
-            sockets: SocketTable::default(),
+            sockets: SocketTable::new(table_key),
             tx,
             loopback: VecDeque::new(),
             stats: Stats::default(),

@@ -19,6 +19,7 @@ use std::collections::{BTreeSet, HashMap};
 use std::net::Ipv4Addr;
 
 use crate::config::Sysctls;
+use crate::rand::{HashKey, KeyedMap, KeyedState};
 use crate::time::{Duration, Instant};
 
 /// One learned path MTU.
@@ -54,7 +55,7 @@ pub enum PmtuUpdate {
 /// The path MTU cache.
 #[derive(Debug, Clone)]
 pub struct PmtuCache {
-    entries: HashMap<Ipv4Addr, PmtuEntry>,
+    entries: KeyedMap<Ipv4Addr, PmtuEntry>,
     /// (learned, seq, destination): the eviction order.
     order: BTreeSet<(Instant, u64, Ipv4Addr)>,
     capacity: usize,
@@ -63,10 +64,11 @@ pub struct PmtuCache {
 }
 
 impl PmtuCache {
-    /// An empty cache holding at most `capacity` destinations (at least 1).
-    pub fn new(capacity: usize) -> Self {
+    /// An empty cache holding at most `capacity` destinations (at least 1), its hash keyed by
+    /// `key`.
+    pub fn new(capacity: usize, key: HashKey) -> Self {
         PmtuCache {
-            entries: HashMap::new(),
+            entries: HashMap::with_hasher(KeyedState::new(key)),
             order: BTreeSet::new(),
             capacity: capacity.max(1),
             seq: 0,
@@ -187,7 +189,7 @@ mod tests {
     #[test]
     fn learns_lower_values_only() {
         // L2.1: larger reports are ignored; lower ones are learned.
-        let mut c = PmtuCache::new(16);
+        let mut c = PmtuCache::new(16, crate::rand::Rng::new(1).hash_key());
         let t = Instant::from_secs(1);
         assert_eq!(c.update(t, DST, 1600, 1500, &s()), PmtuUpdate::Larger);
         assert_eq!(
@@ -214,7 +216,7 @@ mod tests {
     #[test]
     fn below_min_pmtu_clamps_and_locks() {
         // L2.1 (obs: 300 -> 552, locked).
-        let mut c = PmtuCache::new(16);
+        let mut c = PmtuCache::new(16, crate::rand::Rng::new(1).hash_key());
         let t = Instant::from_secs(1);
         assert_eq!(
             c.update(t, DST, 300, 1500, &s()),
@@ -250,7 +252,7 @@ mod tests {
     #[test]
     fn entries_expire_after_mtu_expires() {
         // L2.1: 600 s; a locked entry unlocks when it expires.
-        let mut c = PmtuCache::new(16);
+        let mut c = PmtuCache::new(16, crate::rand::Rng::new(1).hash_key());
         let t = Instant::from_secs(10);
         c.update(t, DST, 300, 1500, &s());
         assert_eq!(c.mtu(t + Duration::from_secs(599), DST, 1500), 552);
@@ -268,7 +270,7 @@ mod tests {
 
     #[test]
     fn same_value_refreshes_only_after_half_the_lifetime() {
-        let mut c = PmtuCache::new(16);
+        let mut c = PmtuCache::new(16, crate::rand::Rng::new(1).hash_key());
         let t = Instant::from_secs(1);
         c.update(t, DST, 1400, 1500, &s());
         let e1 = c.get(t, DST).unwrap().expires;
@@ -284,7 +286,7 @@ mod tests {
 
     #[test]
     fn the_route_mtu_caps_and_the_table_is_bounded() {
-        let mut c = PmtuCache::new(4);
+        let mut c = PmtuCache::new(4, crate::rand::Rng::new(1).hash_key());
         let t = Instant::from_secs(1);
         for i in 0..10u8 {
             let d = Ipv4Addr::new(198, 51, 100, i);

@@ -173,8 +173,9 @@
 //! [`Reassembler::poll_at`].
 
 use core::fmt;
-use core::hash::{BuildHasher, Hasher};
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+
+use crate::rand::KeyedState;
 use std::net::Ipv4Addr;
 
 use crate::config::Sysctls;
@@ -378,52 +379,6 @@ pub struct ReasmStats {
     pub expired_discarded: u64,
 }
 
-/// A `BuildHasher` keyed by a [`HashKey`] (SipHash-1-3).
-#[derive(Clone)]
-struct KeyedState(HashKey);
-
-impl BuildHasher for KeyedState {
-    type Hasher = KeyedHasher;
-
-    fn build_hasher(&self) -> KeyedHasher {
-        KeyedHasher {
-            key: self.0,
-            buf: [0; 16],
-            len: 0,
-        }
-    }
-}
-
-/// Collects the (at most 16, for our keys) bytes a key writes, then hashes them under the key.
-struct KeyedHasher {
-    key: HashKey,
-    buf: [u8; 16],
-    len: usize,
-}
-
-impl Hasher for KeyedHasher {
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            if let Some(slot) = self.buf.get_mut(self.len % 16) {
-                *slot ^= b;
-            }
-            self.len = self.len.wrapping_add(1);
-        }
-    }
-
-    fn finish(&self) -> u64 {
-        let words: [u32; 4] = core::array::from_fn(|i| {
-            let at = i * 4;
-            let b = |j: usize| self.buf.get(at + j).copied().unwrap_or(0);
-            u32::from_le_bytes([b(0), b(1), b(2), b(3)])
-        });
-        let h = self.key.hash_u32s(&words);
-        // Spread the 32-bit keyed hash over 64 bits: hashbrown takes its control byte from the
-        // top bits.
-        u64::from(h).wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ u64::from(h)
-    }
-}
-
 /// The part of `struct inet_peer` reassembly uses: the fragment counter `rid`, and how many
 /// queues reference the peer.
 #[derive(Debug, Clone, Copy, Default)]
@@ -556,9 +511,9 @@ impl Reassembler {
     /// seeded [`Rng`](crate::rand::Rng), as Linux draws its hash seed at boot).
     pub fn new(hash_key: HashKey) -> Self {
         Reassembler {
-            queues: HashMap::with_hasher(KeyedState(hash_key)),
+            queues: HashMap::with_hasher(KeyedState::new(hash_key)),
             timers: BTreeSet::new(),
-            peers: HashMap::with_hasher(KeyedState(hash_key)),
+            peers: HashMap::with_hasher(KeyedState::new(hash_key)),
             expired: VecDeque::new(),
             mem: 0,
             next_seq: 0,

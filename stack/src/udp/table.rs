@@ -24,7 +24,7 @@ use std::collections::HashMap;
 use std::net::{Ipv4Addr, SocketAddrV4};
 
 use super::socket::{SocketHandle, UdpSocket};
-use crate::rand::{reciprocal_scale, HashKey};
+use crate::rand::{reciprocal_scale, HashKey, KeyedMap, KeyedState};
 
 type AddrPort = (Ipv4Addr, u16);
 type FourTuple = (Ipv4Addr, u16, Ipv4Addr, u16);
@@ -38,14 +38,14 @@ struct Slot {
 }
 
 /// All UDP sockets of a stack.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct SocketTable {
     slots: Vec<Slot>,
     free: Vec<u32>,
-    by_port: HashMap<u16, Vec<u32>>,
-    unconnected: HashMap<AddrPort, Vec<u32>>,
-    connected: HashMap<FourTuple, Vec<u32>>,
-    groups: HashMap<AddrPort, Vec<u32>>,
+    by_port: KeyedMap<u16, Vec<u32>>,
+    unconnected: KeyedMap<AddrPort, Vec<u32>>,
+    connected: KeyedMap<FourTuple, Vec<u32>>,
+    groups: KeyedMap<AddrPort, Vec<u32>>,
     seq: u64,
     open: usize,
 }
@@ -56,7 +56,7 @@ fn addrs_overlap(a: Ipv4Addr, b: Ipv4Addr) -> bool {
 }
 
 /// Removes one occurrence of `index` from the vector stored at `key`, dropping empty vectors.
-fn remove_from<K: std::hash::Hash + Eq>(map: &mut HashMap<K, Vec<u32>>, key: K, index: u32) {
+fn remove_from<K: std::hash::Hash + Eq>(map: &mut KeyedMap<K, Vec<u32>>, key: K, index: u32) {
     if let Some(v) = map.get_mut(&key) {
         if let Some(pos) = v.iter().position(|&i| i == index) {
             v.remove(pos);
@@ -68,6 +68,21 @@ fn remove_from<K: std::hash::Hash + Eq>(map: &mut HashMap<K, Vec<u32>>, key: K, 
 }
 
 impl SocketTable {
+    /// An empty table whose hash maps are keyed by `key` (drawn from the stack's seed).
+    pub fn new(key: HashKey) -> Self {
+        let state = KeyedState::new(key);
+        SocketTable {
+            slots: Vec::new(),
+            free: Vec::new(),
+            by_port: HashMap::with_hasher(state),
+            unconnected: HashMap::with_hasher(state),
+            connected: HashMap::with_hasher(state),
+            groups: HashMap::with_hasher(state),
+            seq: 0,
+            open: 0,
+        }
+    }
+
     /// Adds a new, unbound socket.
     pub fn insert(&mut self, socket: UdpSocket) -> SocketHandle {
         self.open += 1;
