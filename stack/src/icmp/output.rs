@@ -15,7 +15,7 @@ use tracing::debug;
 use crate::icmp::ratelimit::RateDecision;
 use crate::iface::route;
 use crate::iface::stack::{LinkDst, Stack};
-use crate::ip::output::{IdentMode, IpTx};
+use crate::ip::output::{IdentMode, IpTx, Payload};
 use crate::wire::icmpv4::{self, DstUnreachable, Icmpv4Message, ParamProblem};
 use crate::wire::{Icmpv4Packet, Icmpv4Repr, IpProtocol, Ipv4Packet};
 
@@ -168,18 +168,28 @@ impl Stack {
             return;
         };
         let now = self.now;
-        let sysctls = self.config.sysctls.clone();
         let decision = if offender.incoming_loopback {
             // __icmp_send skips the global bucket for packets that came in on the loopback
             // device, and icmpv4_xrlim_allow skips the per-destination one towards it.
             RateDecision::Allow
         } else if route.next_hop == route::NextHop::Local {
             // An error about our own outgoing packet (ARP failure) goes to ourselves.
-            self.icmp_limiter
-                .check_global_only(now, msg_type, code, &sysctls, &mut self.rng)
+            self.icmp_limiter.check_global_only(
+                now,
+                msg_type,
+                code,
+                &self.config.sysctls,
+                &mut self.rng,
+            )
         } else {
-            self.icmp_limiter
-                .check(now, offender.src, msg_type, code, &sysctls, &mut self.rng)
+            self.icmp_limiter.check(
+                now,
+                offender.src,
+                msg_type,
+                code,
+                &self.config.sysctls,
+                &mut self.rng,
+            )
         };
         match decision {
             RateDecision::Allow => {}
@@ -301,7 +311,7 @@ impl Stack {
             tos,
             dont_frag: false,
             ident: IdentMode::Hashed,
-            payload: &message,
+            payload: Payload::Bytes(&message),
             owner: None,
         };
         if self.ip_output(tx).is_err() {

@@ -47,13 +47,12 @@ impl Stack {
         if repr.operation == ArpOperation::Request && tip == ours {
             if !sip.is_unspecified() {
                 let now = self.now;
-                let sysctls = self.config.sysctls.clone();
                 let ready = self.neighbors.on_arp(
                     now,
                     sip,
                     repr.sender_mac,
                     ArpInput::RequestForUs,
-                    &sysctls,
+                    &self.config.sysctls,
                     &mut self.rng,
                 );
                 self.send_ready(ready);
@@ -88,10 +87,14 @@ impl Stack {
             ArpInput::Other { gratuitous }
         };
         let now = self.now;
-        let sysctls = self.config.sysctls.clone();
-        let ready = self
-            .neighbors
-            .on_arp(now, sip, repr.sender_mac, kind, &sysctls, &mut self.rng);
+        let ready = self.neighbors.on_arp(
+            now,
+            sip,
+            repr.sender_mac,
+            kind,
+            &self.config.sysctls,
+            &mut self.rng,
+        );
         self.send_ready(ready);
     }
 
@@ -154,10 +157,9 @@ impl Stack {
             }
             NextHop::Neighbor(ip) => {
                 let now = self.now;
-                let sysctls = self.config.sysctls.clone();
                 match self
                     .neighbors
-                    .resolve(now, ip, frame, &sysctls, &mut self.rng)
+                    .resolve(now, ip, frame, &self.config.sysctls, &mut self.rng)
                 {
                     Resolve::Ready(mac, mut frame) => {
                         set_eth_dst(&mut frame, mac);
@@ -203,8 +205,9 @@ impl Stack {
     /// Runs the neighbour cache's due timers and acts on what it asks for.
     pub(crate) fn neighbor_timers(&mut self) {
         let now = self.now;
-        let sysctls = self.config.sysctls.clone();
-        let actions = self.neighbors.poll(now, &sysctls, &mut self.rng);
+        let actions = self
+            .neighbors
+            .poll(now, &self.config.sysctls, &mut self.rng);
         for action in actions {
             match action {
                 NeighborAction::SendRequest { target, dst } => {

@@ -3,6 +3,7 @@
 
 pub(crate) mod arp;
 pub mod neighbor;
+pub(crate) mod pool;
 pub(crate) mod route;
 pub mod stack;
 pub(crate) mod tx;

@@ -772,6 +772,13 @@ impl<F: QueuedFrame> NeighborCache<F> {
         rng: &mut Rng,
     ) -> Resolve<F> {
         self.refresh_reachable(now, s, rng);
+        // neigh_output's fast path (NUD_CONNECTED with a cached header): nothing changes, so
+        // read the entry in place instead of taking it out and putting it back.
+        if let Some(e) = self.entries.get(&ip) {
+            if e.state.is_connected() && e.hh {
+                return Resolve::Ready(e.mac, frame);
+            }
+        }
         let mut e = match self.take(ip) {
             Some(e) => e,
             None => match self.alloc(now, s) {
@@ -779,11 +786,6 @@ impl<F: QueuedFrame> NeighborCache<F> {
                 None => return Resolve::TableFull(frame),
             },
         };
-        if e.state.is_connected() && e.hh {
-            let mac = e.mac;
-            self.put(ip, e);
-            return Resolve::Ready(mac, frame);
-        }
         let result = self.event_send(now, ip, &mut e, frame, s);
         let mac = e.mac;
         self.put(ip, e);

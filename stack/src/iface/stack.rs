@@ -16,6 +16,7 @@ use std::net::Ipv4Addr;
 use tracing::{debug, trace};
 
 use super::neighbor::NeighborCache;
+use super::pool::BufferPool;
 use super::tx::{TxFrame, TxQueue};
 use crate::config::Config;
 use crate::icmp::ratelimit::IcmpRateLimiter;
@@ -67,6 +68,8 @@ pub struct Stack {
     pub(crate) loopback: VecDeque<Vec<u8>>,
     pub(crate) stats: Stats,
     pub(crate) now: Instant,
+    /// Buffers for frames and datagrams, reused.
+    pub(crate) pool: BufferPool,
 }
 
 impl Stack {
@@ -95,6 +98,7 @@ impl Stack {
             loopback: VecDeque::new(),
             stats: Stats::default(),
             now: Instant::ZERO,
+            pool: BufferPool::default(),
         })
     }
 
@@ -220,6 +224,7 @@ impl Stack {
             match buf.get_mut(..len) {
                 Some(dst) => {
                     dst.copy_from_slice(&frame.data);
+                    self.pool.give(frame.data);
                     self.stats.link.tx_frames += 1;
                     trace!(target: "udpstack::tx", len, owner = ?frame.owner, "frame sent");
                     return Some(len);

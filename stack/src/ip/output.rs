@@ -17,7 +17,8 @@ use crate::iface::tx::TxFrame;
 use crate::stats::DropReason;
 use crate::udp::SocketHandle;
 use crate::wire::{
-    ethernet, ipv4, EtherType, EthernetRepr, IpProtocol, Ipv4Options, Ipv4Repr, MacAddr,
+    ethernet, ipv4, udp, EtherType, EthernetRepr, IpProtocol, Ipv4Options, Ipv4Repr, MacAddr,
+    UdpRepr,
 };
 
 /// How the identification field is chosen (L3.5, Linux's `ip_select_ident_segs`).
@@ -51,9 +52,51 @@ pub(crate) struct IpTx<'a> {
     /// How to choose the identification.
     pub ident: IdentMode,
     /// The transport header and data.
-    pub payload: &'a [u8],
+    pub payload: Payload<'a>,
     /// The sending socket.
     pub owner: Option<SocketHandle>,
+}
+
+/// What an [`IpTx`] carries.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Payload<'a> {
+    /// Transport bytes, ready to go.
+    Bytes(&'a [u8]),
+    /// A UDP datagram to assemble in the frame itself (header, `data`, and the checksum over
+    /// them), saving a copy when it needs no fragmenting.
+    Udp {
+        /// The header to write.
+        repr: UdpRepr,
+        /// The payload.
+        data: &'a [u8],
+    },
+}
+
+impl Payload<'_> {
+    /// The transport length.
+    pub fn len(&self) -> usize {
+        match self {
+            Payload::Bytes(b) => b.len(),
+            Payload::Udp { data, .. } => udp::HEADER_LEN + data.len(),
+        }
+    }
+
+    /// Writes the transport bytes into `out` (exactly [`Payload::len`] bytes) for a packet from
+    /// `src` to `dst`.
+    fn write(&self, out: &mut [u8], src: Ipv4Addr, dst: Ipv4Addr) -> Result<(), Errno> {
+        match self {
+            Payload::Bytes(b) => {
+                out.copy_from_slice(b);
+                Ok(())
+            }
+            Payload::Udp { repr, data } => {
+                if let Some(dst_data) = out.get_mut(udp::HEADER_LEN..) {
+                    dst_data.copy_from_slice(data);
+                }
+                repr.emit(out, src, dst).map_err(|_| Errno::EMSGSIZE)
+            }
+        }
+    }
 }
 
 impl Stack {
@@ -91,6 +134,22 @@ impl Stack {
         if header.buffer_len() <= mtu {
             return self.ip_send_packet(&tx, &header, tx.payload);
         }
+        // Fragmenting needs the whole transport datagram (its checksum covers all of it).
+        let mut whole = self.pool.zeroed(tx.payload.len());
+        tx.payload.write(&mut whole, tx.src, tx.dst)?;
+        let result = self.ip_fragment(&tx, &header, &whole);
+        self.pool.give(whole);
+        result
+    }
+
+    /// Sends `payload` in fragments of Linux's layout (L3.4).
+    fn ip_fragment(
+        &mut self,
+        tx: &IpTx<'_>,
+        header: &Ipv4Repr,
+        payload: &[u8],
+    ) -> Result<(), Errno> {
+        let mtu = usize::from(tx.route.mtu);
         // L3.4: every fragment but the last carries (mtu - header) & !7 bytes, offsets in
         // 8-byte units, MF on all but the last, one ID, and never DF.
         let chunk = (mtu - header.header_len()) & !7;
@@ -101,22 +160,22 @@ impl Stack {
         self.stats.ip.frag_oks += 1;
         let mut result = Ok(());
         let mut offset = 0;
-        for piece in tx.payload.chunks(chunk) {
-            let more = offset + piece.len() < tx.payload.len();
+        for piece in payload.chunks(chunk) {
+            let more = offset + piece.len() < payload.len();
             let fragment = Ipv4Repr {
                 dont_frag: false,
                 more_frags: more,
                 frag_offset: offset as u16,
                 payload_len: piece.len(),
-                ..header
+                ..*header
             };
             self.stats.ip.frag_creates += 1;
-            if let Err(e) = self.ip_send_packet(&tx, &fragment, piece) {
+            if let Err(e) = self.ip_send_packet(tx, &fragment, Payload::Bytes(piece)) {
                 result = Err(e);
             }
             offset += piece.len();
         }
-        trace!(target: "udpstack::ip", dst = %tx.dst, len = tx.payload.len(), fragments = tx.payload.len().div_ceil(chunk), "fragmented");
+        trace!(target: "udpstack::ip", dst = %tx.dst, len = payload.len(), fragments = payload.len().div_ceil(chunk), "fragmented");
         result
     }
 
@@ -125,10 +184,10 @@ impl Stack {
         &mut self,
         tx: &IpTx<'_>,
         header: &Ipv4Repr,
-        payload: &[u8],
+        payload: Payload<'_>,
     ) -> Result<(), Errno> {
         let ip_len = header.buffer_len();
-        let mut data = vec![0u8; ethernet::HEADER_LEN + ip_len];
+        let mut data = self.pool.zeroed(ethernet::HEADER_LEN + ip_len);
         let eth = EthernetRepr {
             dst: MacAddr::ZERO,
             src: self.mac(),
@@ -138,8 +197,8 @@ impl Stack {
         if eth.emit(eth_part).is_err() || header.emit(ip_part).is_err() {
             return Err(Errno::EINVAL);
         }
-        if let Some(dst) = ip_part.get_mut(header.header_len()..) {
-            dst.copy_from_slice(payload);
+        if let Some(out) = ip_part.get_mut(header.header_len()..) {
+            payload.write(out, header.src, header.dst)?;
         }
         self.stats.ip.out_transmits += 1;
         self.stats.ip_ext.out_octets += ip_len as u64;

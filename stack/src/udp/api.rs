@@ -313,32 +313,30 @@ impl Stack {
             return Err(err.into());
         }
         let peek = flags.contains(RecvFlags::PEEK);
-        let datagram = if peek {
-            s.rx_queue.front().cloned()
-        } else {
-            s.rx_queue.pop_front()
-        };
-        let Some(d) = datagram else {
+        let Some(d) = s.rx_queue.front() else {
             return Err(Errno::EAGAIN.into());
         };
         let n = d.data.len().min(buf.len());
         if let (Some(dst), Some(src)) = (buf.get_mut(..n), d.data.get(..n)) {
             dst.copy_from_slice(src);
         }
+        let (from, full_len) = (d.from, d.data.len());
         if !peek {
-            s.rmem_alloc -= d.truesize;
+            if let Some(d) = s.rx_queue.pop_front() {
+                s.rmem_alloc -= d.truesize;
+                self.pool.give(d.data);
+            }
             self.stats.udp.in_datagrams += 1;
         }
-        let truncated = d.data.len() > buf.len();
         let len = if flags.contains(RecvFlags::TRUNC) {
-            d.data.len()
+            full_len
         } else {
             n
         };
         Ok(Received {
             len,
-            from: d.from,
-            truncated,
+            from,
+            truncated: full_len > buf.len(),
         })
     }
 

@@ -113,7 +113,7 @@ impl Stack {
         s.rmem_alloc += size;
         s.rx_queue.push_back(Datagram {
             from,
-            data: payload.to_vec(),
+            data: self.pool.copy_of(payload),
             truesize: size,
         });
         trace!(target: "udpstack::udp", %h, %from, len = payload.len(), truesize = size, "queued");

@@ -16,7 +16,7 @@ use super::{SendFlags, SocketHandle};
 use crate::errno::Errno;
 use crate::iface::route::{self, OutputRoute};
 use crate::iface::stack::Stack;
-use crate::ip::output::{IdentMode, IpTx};
+use crate::ip::output::{IdentMode, IpTx, Payload};
 use crate::time::Instant;
 use crate::wire::{ipv4, udp, IpProtocol, UdpRepr};
 
@@ -116,17 +116,11 @@ impl Stack {
         };
         let (tos, recv_err) = (s.tos, s.recv_err);
         let _ = connected;
-        let mut datagram = vec![0u8; datagram_len];
-        if let Some(payload) = datagram.get_mut(udp::HEADER_LEN..) {
-            payload.copy_from_slice(data);
-        }
         let repr = UdpRepr {
             src_port: src.port(),
             dst_port: dst.port(),
             payload_len: data.len(),
         };
-        repr.emit(&mut datagram, *src.ip(), *dst.ip())
-            .map_err(|_| Errno::EMSGSIZE)?;
         debug!(target: "udpstack::udp", %h, %src, %dst, len = data.len(), "send");
         let tx = IpTx {
             route: OutputRoute {
@@ -140,7 +134,7 @@ impl Stack {
             tos,
             dont_frag,
             ident,
-            payload: &datagram,
+            payload: Payload::Udp { repr, data },
             owner: Some(h),
         };
         let result = self.ip_output(tx);

@@ -24,10 +24,27 @@ use std::collections::HashMap;
 use std::net::{Ipv4Addr, SocketAddrV4};
 
 use super::socket::{SocketHandle, UdpSocket};
-use crate::rand::{reciprocal_scale, HashKey, KeyedMap, KeyedState};
+use crate::rand::{reciprocal_scale, FastKeyedState, HashKey};
 
-type AddrPort = (Ipv4Addr, u16);
-type FourTuple = (Ipv4Addr, u16, Ipv4Addr, u16);
+/// A map of the table, hashed by a [`FastKeyedState`].
+type FastMap<K, V> = HashMap<K, V, FastKeyedState>;
+
+/// An address and port, packed: the key of the (address, port) maps.
+type AddrPort = u64;
+/// Local address and port, peer address and port, packed: the key of the connected map.
+type FourTuple = u128;
+
+/// Packs an address and a port.
+#[inline]
+fn ap(ip: Ipv4Addr, port: u16) -> AddrPort {
+    (u64::from(u32::from(ip)) << 16) | u64::from(port)
+}
+
+/// Packs a 4-tuple.
+#[inline]
+fn four(local: Ipv4Addr, lport: u16, peer: Ipv4Addr, pport: u16) -> FourTuple {
+    (u128::from(ap(local, lport)) << 64) | u128::from(ap(peer, pport))
+}
 
 #[derive(Debug)]
 struct Slot {
@@ -42,10 +59,10 @@ struct Slot {
 pub(crate) struct SocketTable {
     slots: Vec<Slot>,
     free: Vec<u32>,
-    by_port: KeyedMap<u16, Vec<u32>>,
-    unconnected: KeyedMap<AddrPort, Vec<u32>>,
-    connected: KeyedMap<FourTuple, Vec<u32>>,
-    groups: KeyedMap<AddrPort, Vec<u32>>,
+    by_port: FastMap<u16, Vec<u32>>,
+    unconnected: FastMap<AddrPort, Vec<u32>>,
+    connected: FastMap<FourTuple, Vec<u32>>,
+    groups: FastMap<AddrPort, Vec<u32>>,
     seq: u64,
     open: usize,
 }
@@ -56,7 +73,7 @@ fn addrs_overlap(a: Ipv4Addr, b: Ipv4Addr) -> bool {
 }
 
 /// Removes one occurrence of `index` from the vector stored at `key`, dropping empty vectors.
-fn remove_from<K: std::hash::Hash + Eq>(map: &mut KeyedMap<K, Vec<u32>>, key: K, index: u32) {
+fn remove_from<K: std::hash::Hash + Eq>(map: &mut FastMap<K, Vec<u32>>, key: K, index: u32) {
     if let Some(v) = map.get_mut(&key) {
         if let Some(pos) = v.iter().position(|&i| i == index) {
             v.remove(pos);
@@ -70,7 +87,7 @@ fn remove_from<K: std::hash::Hash + Eq>(map: &mut KeyedMap<K, Vec<u32>>, key: K,
 impl SocketTable {
     /// An empty table whose hash maps are keyed by `key` (drawn from the stack's seed).
     pub fn new(key: HashKey) -> Self {
-        let state = KeyedState::new(key);
+        let state = FastKeyedState::new(key);
         SocketTable {
             slots: Vec::new(),
             free: Vec::new(),
@@ -175,7 +192,7 @@ impl SocketTable {
         if !(join_group && s.is_bound() && s.reuse_port) {
             return;
         }
-        let key = (*s.local.ip(), s.local.port());
+        let key = ap(*s.local.ip(), s.local.port());
         self.groups.entry(key).or_default().push(h.index);
         if let Some(slot) = self.slots.get_mut(h.index as usize) {
             slot.group = Some(key);
@@ -211,7 +228,7 @@ impl SocketTable {
         self.by_port.entry(local.port()).or_default().push(i);
         match peer {
             Some(p) => {
-                let key = (*local.ip(), local.port(), *p.ip(), p.port());
+                let key = four(*local.ip(), local.port(), *p.ip(), p.port());
                 self.connected.entry(key).or_default().push(i);
             }
             None => {
@@ -225,7 +242,7 @@ impl SocketTable {
                 };
                 let v = self
                     .unconnected
-                    .entry((*local.ip(), local.port()))
+                    .entry(ap(*local.ip(), local.port()))
                     .or_default();
                 let pos = v.partition_point(|&j| order(j) < seq);
                 v.insert(pos, i);
@@ -245,10 +262,10 @@ impl SocketTable {
         match peer {
             Some(p) => remove_from(
                 &mut self.connected,
-                (*local.ip(), local.port(), *p.ip(), p.port()),
+                four(*local.ip(), local.port(), *p.ip(), p.port()),
                 i,
             ),
-            None => remove_from(&mut self.unconnected, (*local.ip(), local.port()), i),
+            None => remove_from(&mut self.unconnected, ap(*local.ip(), local.port()), i),
         }
         if leave_group {
             self.leave_group(h);
@@ -326,11 +343,14 @@ impl SocketTable {
         dst: SocketAddrV4,
         key: &HashKey,
     ) -> Option<SocketHandle> {
-        let four = (local, dst.port(), *src.ip(), src.port());
-        if let Some(&i) = self.connected.get(&four).and_then(|v| v.last()) {
-            return self.handle(i);
+        // No connected socket anywhere (the common case for servers): skip that probe.
+        if !self.connected.is_empty() {
+            let four = four(local, dst.port(), *src.ip(), src.port());
+            if let Some(&i) = self.connected.get(&four).and_then(|v| v.last()) {
+                return self.handle(i);
+            }
         }
-        let &candidate = self.unconnected.get(&(local, dst.port()))?.last()?;
+        let &candidate = self.unconnected.get(&ap(local, dst.port()))?.last()?;
         let group = self.slots.get(candidate as usize)?.group;
         if let Some(members) = group.and_then(|g| self.groups.get(&g)) {
             let hash = key.hash_u32s(&[
