@@ -257,8 +257,16 @@ pub enum DropReason {
     IpMartianDestination,
     /// A source-routed packet (LSRR, SSRR): Linux drops them unless `accept_source_route`.
     IpSourceRoute,
-    /// A fragment, which udpstack cannot reassemble yet (`ReasmReqds`, `ReasmFails`).
-    IpFragment,
+    /// A fragment lying entirely inside data already held (L4.5).
+    IpReasmDuplicate,
+    /// A fragment overlapping held data: its whole queue is discarded (`ReasmOverlaps`,
+    /// `ReasmFails`, L4.5).
+    IpReasmOverlap,
+    /// Reassembly memory above `ipfrag_high_thresh` (`ReasmFails`, L4.3).
+    IpReasmMemory,
+    /// A fragment that contradicts its queue (lengths, past the end, empty, over 65535, ECN):
+    /// the queue is discarded (`ReasmFails`, L4.6).
+    IpReasmInvalid,
     /// A protocol other than ICMP and UDP (`InUnknownProtos`; protocol unreachable is sent).
     IpUnknownProtocol,
     /// ICMP shorter than its header (`Icmp: InErrors`).
@@ -318,7 +326,10 @@ impl DropReason {
         DropReason::IpMartianSource,
         DropReason::IpMartianDestination,
         DropReason::IpSourceRoute,
-        DropReason::IpFragment,
+        DropReason::IpReasmDuplicate,
+        DropReason::IpReasmOverlap,
+        DropReason::IpReasmMemory,
+        DropReason::IpReasmInvalid,
         DropReason::IpUnknownProtocol,
         DropReason::IcmpTruncated,
         DropReason::IcmpChecksum,

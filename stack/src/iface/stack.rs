@@ -21,6 +21,7 @@ use super::tx::{TxFrame, TxQueue};
 use crate::config::Config;
 use crate::icmp::ratelimit::IcmpRateLimiter;
 use crate::ip::ident::IpIdent;
+use crate::ip::reassembly::Reassembler;
 use crate::rand::{HashKey, Rng};
 use crate::stats::{DropReason, Stats};
 use crate::time::Instant;
@@ -61,6 +62,7 @@ pub struct Stack {
     pub(crate) keys: Keys,
     pub(crate) ident: IpIdent,
     pub(crate) neighbors: NeighborCache<TxFrame>,
+    pub(crate) reassembler: Reassembler,
     pub(crate) icmp_limiter: IcmpRateLimiter,
     pub(crate) sockets: SocketTable,
     pub(crate) tx: TxQueue,
@@ -85,6 +87,7 @@ impl Stack {
         };
         let ident = IpIdent::new(rng.hash_key(), IDENT_BUCKETS);
         let table_key = rng.hash_key();
+        let reasm_key = rng.hash_key();
         let tx = TxQueue::new(config.iface.txqueuelen);
         Ok(Stack {
             config,
@@ -92,6 +95,7 @@ impl Stack {
             keys,
             ident,
             neighbors: NeighborCache::new(),
+            reassembler: Reassembler::new(reasm_key),
             icmp_limiter: IcmpRateLimiter::new(ICMP_PEERS),
             sockets: SocketTable::new(table_key),
             tx,
@@ -246,13 +250,18 @@ impl Stack {
     /// The time by which [`Stack::handle_timeout`] must next be called, or `None` if no timer is
     /// running. Frames waiting for `poll_transmit` are not timers: poll them after every call.
     pub fn poll_at(&self) -> Option<Instant> {
-        self.neighbors.poll_at()
+        [self.neighbors.poll_at(), self.reassembler.poll_at()]
+            .into_iter()
+            .flatten()
+            .min()
     }
 
-    /// Runs the timers due at `now`: ARP retransmissions and failures, neighbour ageing.
+    /// Runs the timers due at `now`: ARP retransmissions and failures, neighbour ageing,
+    /// reassembly timeouts.
     pub fn handle_timeout(&mut self, now: Instant) {
         self.advance_to(now);
         self.neighbor_timers();
+        self.reassembly_timers();
         self.drain_loopback();
     }
 

@@ -3,13 +3,16 @@
 
 use std::net::Ipv4Addr;
 
-use tracing::debug;
+use tracing::{debug, trace};
 
 use crate::icmp::output::Offender;
 use crate::iface::route::{self, InputRoute};
 use crate::iface::stack::{LinkDst, Stack};
+use crate::ip::reassembly::{Outcome, ReasmDrop};
 use crate::stats::DropReason;
-use crate::wire::icmpv4::DstUnreachable;
+use crate::udp::memory::truesize;
+use crate::wire::ethernet;
+use crate::wire::icmpv4::{DstUnreachable, Icmpv4Message, TimeExceeded};
 use crate::wire::ipv4::OptionError;
 use crate::wire::{IpProtocol, Ipv4Error, Ipv4Packet, Ipv4Repr};
 
@@ -32,6 +35,9 @@ pub(crate) struct IpRx<'a> {
     pub link: LinkDst,
     /// It arrived on the loopback device.
     pub looped: bool,
+    /// What it is charged to a socket (L6.2): its frame's truesize, or for a reassembled
+    /// datagram the sum of its fragments' (L4.6).
+    pub truesize: usize,
 }
 
 impl IpRx<'_> {
@@ -163,22 +169,112 @@ impl Stack {
             broadcast,
             link,
             looped,
+            truesize: truesize(data.len() + ethernet::HEADER_LEN),
         };
         if header.is_fragment() {
-            // Reassembly is not implemented yet: count the fragment and drop it.
-            self.stats.ip.reasm_reqds += 1;
-            return self.drop_frame(
-                DropReason::IpFragment,
-                &format_args!("id {:#06x} offset {}", header.ident, header.frag_offset),
+            return self.ip_defrag(&rx, packet.header());
+        }
+        self.ip_local_deliver(&rx);
+    }
+
+    /// `ip_defrag`: a fragment joins its queue; the one that completes a datagram delivers it.
+    fn ip_defrag(&mut self, rx: &IpRx<'_>, header_bytes: &[u8]) {
+        let now = self.now;
+        let outcome = self.reassembler.insert(
+            now,
+            &rx.header,
+            header_bytes,
+            rx.payload,
+            rx.truesize,
+            &self.config.sysctls,
+        );
+        self.sync_reasm_stats();
+        let h = &rx.header;
+        match outcome {
+            Outcome::Queued => {
+                self.stats.rx_consumed += 1;
+                trace!(target: "udpstack::ip", src = %h.src, id = h.ident, offset = h.frag_offset, len = rx.payload.len(), "fragment queued");
+            }
+            Outcome::Dropped(why) => {
+                let reason = match why {
+                    ReasmDrop::Duplicate => DropReason::IpReasmDuplicate,
+                    ReasmDrop::Overlap => DropReason::IpReasmOverlap,
+                    ReasmDrop::MemoryLimit => DropReason::IpReasmMemory,
+                    _ => DropReason::IpReasmInvalid,
+                };
+                self.drop_frame(
+                    reason,
+                    &format_args!("{why:?}: id {:#06x} offset {}", h.ident, h.frag_offset),
+                );
+            }
+            Outcome::Complete { packet, truesize } => {
+                let Ok(view) = Ipv4Packet::new_checked(&packet[..]) else {
+                    return;
+                };
+                let Ok(header) = Ipv4Repr::parse(&view) else {
+                    return;
+                };
+                debug!(target: "udpstack::ip", src = %header.src, id = header.ident, len = packet.len(), "reassembled");
+                let whole = &packet[..];
+                let rx = IpRx {
+                    header,
+                    packet: whole,
+                    payload: whole.get(header.header_len()..).unwrap_or(&[]),
+                    truesize,
+                    ..*rx
+                };
+                self.ip_local_deliver(&rx);
+            }
+        }
+    }
+
+    /// `ip_expire` for every queue whose `ipfrag_time` ran out: if its first fragment had
+    /// arrived, the source hears a time exceeded (11/1, fragment reassembly) quoting it (L4.2),
+    /// unless it was sent to a broadcast address.
+    pub(crate) fn reassembly_timers(&mut self) {
+        let now = self.now;
+        let expired = self.reassembler.poll(now);
+        if expired.is_empty() {
+            return;
+        }
+        self.sync_reasm_stats();
+        for e in expired {
+            debug!(target: "udpstack::ip", src = %e.key.src, id = e.key.ident, first = e.first_fragment.is_some(), "reassembly timed out");
+            let Some(first) = e.first_fragment else {
+                continue;
+            };
+            let Ok(view) = Ipv4Packet::new_lax(&first[..]) else {
+                continue;
+            };
+            let broadcast = route::is_broadcast(&self.config.iface, view.dst());
+            let offender = Offender::from_view(&view, &first[..], broadcast, LinkDst::Host, false);
+            self.icmp_send_error(
+                &offender,
+                Icmpv4Message::TimeExceeded(TimeExceeded::FragReassembly),
             );
         }
+    }
+
+    /// Copies the reassembler's counters into the SNMP ones.
+    pub(crate) fn sync_reasm_stats(&mut self) {
+        let r = self.reassembler.stats();
+        self.stats.ip.reasm_reqds = r.reasm_reqds;
+        self.stats.ip.reasm_oks = r.reasm_oks;
+        self.stats.ip.reasm_fails = r.reasm_fails;
+        self.stats.ip.reasm_timeout = r.reasm_timeout;
+        self.stats.ip_ext.reasm_overlaps = r.reasm_overlaps;
+    }
+
+    /// `ip_local_deliver_finish`: hands a whole datagram to its protocol.
+    fn ip_local_deliver(&mut self, rx: &IpRx<'_>) {
+        let (header, src) = (rx.header, rx.src());
         match header.protocol {
             IpProtocol::Icmp => {
-                self.icmp_input(&rx);
+                self.icmp_input(rx);
                 self.stats.ip.in_delivers += 1;
             }
             IpProtocol::Udp => {
-                self.udp_input(&rx);
+                self.udp_input(rx);
                 self.stats.ip.in_delivers += 1;
             }
             IpProtocol::Igmp => {

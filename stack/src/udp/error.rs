@@ -7,14 +7,13 @@ use std::net::SocketAddrV4;
 
 use tracing::debug;
 
-use super::memory::truesize;
 use super::socket::{ErrQueueEntry, ErrorOrigin, ExtendedError, PmtuMode};
 use crate::errno::Errno;
 use crate::iface::stack::Stack;
 use crate::ip::input::IpRx;
 use crate::stats::DropReason;
 use crate::wire::icmpv4::{types, Quote};
-use crate::wire::{ethernet, Icmpv4Packet};
+use crate::wire::Icmpv4Packet;
 
 /// `icmp_err_convert`: errno and whether the error is fatal ("hard"), for destination
 /// unreachable codes 0..=15 (L1.2).
@@ -90,7 +89,7 @@ impl Stack {
         self.stats.rx_consumed += 1;
         let (msg_type, code) = (packet.msg_type(), packet.code());
         let info = icmp_info(packet, self.config.sysctls.ip_no_pmtu_disc);
-        let icmp_truesize = truesize(rx.packet.len() + ethernet::HEADER_LEN);
+        let icmp_truesize = rx.truesize;
         let Some(s) = self.sockets.get_mut(h) else {
             return;
         };

@@ -10,14 +10,14 @@ use std::net::SocketAddrV4;
 
 use tracing::{debug, trace};
 
-use super::memory::{admits, truesize};
+use super::memory::admits;
 use super::socket::Datagram;
 use super::SocketHandle;
 use crate::iface::stack::Stack;
 use crate::ip::input::IpRx;
 use crate::stats::DropReason;
 use crate::wire::icmpv4::DstUnreachable;
-use crate::wire::{ethernet, UdpError, UdpPacket, UdpRepr};
+use crate::wire::{UdpError, UdpPacket, UdpRepr};
 
 impl Stack {
     pub(crate) fn udp_input(&mut self, rx: &IpRx<'_>) {
@@ -42,9 +42,8 @@ impl Stack {
         };
         let src = SocketAddrV4::new(rx.src(), repr.src_port);
         let dst = SocketAddrV4::new(rx.dst(), repr.dst_port);
-        // What the datagram costs a socket: its frame (L6.2); looped packets had none.
-        let frame_len = rx.packet.len() + ethernet::HEADER_LEN;
-        let size = truesize(frame_len);
+        // What the datagram costs a socket (L6.2, L4.6).
+        let size = rx.truesize;
         // __udp4_lib_rcv chooses by the route (RTCF_BROADCAST | RTCF_MULTICAST), not by how the
         // frame was addressed: a unicast destination in a link-layer broadcast or multicast
         // frame takes the unicast lookup (and draws no ICMP, L5.6). No multicast group is
