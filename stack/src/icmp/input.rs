@@ -130,6 +130,16 @@ impl Stack {
                 &format_args!("unreachable code {code}"),
             );
         }
+        if msg_type == types::DST_UNREACHABLE
+            && code == 4
+            && self.config.sysctls.ip_no_pmtu_disc >= 2
+        {
+            // L1.8, icmp_unreach: ip_no_pmtu_disc 2 discards fragmentation-needed messages, 3
+            // keeps them only for protocols that validate them (icmp_tag_validation: not UDP).
+            self.stats.rx_consumed += 1;
+            debug!(target: "udpstack::icmp", src = %rx.src(), "fragmentation needed discarded (ip_no_pmtu_disc)");
+            return;
+        }
         if msg_type == types::TIME_EXCEEDED && code == 1 {
             // Reassembly timeouts are not the sender's business (L1.1).
             self.stats.rx_consumed += 1;

@@ -302,8 +302,10 @@ impl Stack {
         let msg_type = message.first().copied().unwrap_or(0);
         self.stats.icmp.out_msgs += 1;
         count_type(&mut self.stats, msg_type, true);
+        // The ICMP socket (IP_PMTUDISC_DONT) fragments at the path MTU (dst_mtu).
+        let mtu = self.path_mtu(dst, route.mtu).0;
         let tx = IpTx {
-            route,
+            route: route::OutputRoute { mtu, ..route },
             src,
             dst,
             protocol: IpProtocol::Icmp,

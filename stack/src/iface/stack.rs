@@ -21,6 +21,7 @@ use super::tx::{TxFrame, TxQueue};
 use crate::config::Config;
 use crate::icmp::ratelimit::IcmpRateLimiter;
 use crate::ip::ident::IpIdent;
+use crate::ip::pmtu::PmtuCache;
 use crate::ip::reassembly::Reassembler;
 use crate::rand::{HashKey, Rng};
 use crate::stats::{DropReason, Stats};
@@ -44,6 +45,9 @@ pub(crate) enum LinkDst {
 const ICMP_PEERS: usize = 65_536;
 /// IP ID buckets (Linux sizes `ip_idents` from memory; 2048 was the fixed size before 5.x).
 const IDENT_BUCKETS: usize = 2048;
+/// Destinations whose path MTU is remembered (Linux bounds its next-hop exception chains and
+/// reclaims the oldest, `fnhe_oldest`).
+const PMTU_ENTRIES: usize = 4096;
 /// Packets the loopback device holds while they wait to be received.
 const LOOPBACK_QUEUE: usize = 1000;
 
@@ -63,6 +67,7 @@ pub struct Stack {
     pub(crate) ident: IpIdent,
     pub(crate) neighbors: NeighborCache<TxFrame>,
     pub(crate) reassembler: Reassembler,
+    pub(crate) pmtu: PmtuCache,
     pub(crate) icmp_limiter: IcmpRateLimiter,
     pub(crate) sockets: SocketTable,
     pub(crate) tx: TxQueue,
@@ -88,6 +93,7 @@ impl Stack {
         let ident = IpIdent::new(rng.hash_key(), IDENT_BUCKETS);
         let table_key = rng.hash_key();
         let reasm_key = rng.hash_key();
+        let pmtu_key = rng.hash_key();
         let tx = TxQueue::new(config.iface.txqueuelen);
         Ok(Stack {
             config,
@@ -96,6 +102,7 @@ impl Stack {
             ident,
             neighbors: NeighborCache::new(),
             reassembler: Reassembler::new(reasm_key),
+            pmtu: PmtuCache::new(PMTU_ENTRIES, pmtu_key),
             icmp_limiter: IcmpRateLimiter::new(ICMP_PEERS),
             sockets: SocketTable::new(table_key),
             tx,
@@ -263,6 +270,27 @@ impl Stack {
         self.neighbor_timers();
         self.reassembly_timers();
         self.drain_loopback();
+    }
+
+    /// Learns a path MTU towards `dst` from a fragmentation-needed message (L2.1).
+    pub(crate) fn learn_pmtu(&mut self, dst: Ipv4Addr, reported: u16) {
+        let Ok(route) = crate::iface::route::output(&self.config.iface, dst, false) else {
+            return;
+        };
+        let now = self.now;
+        let update = self
+            .pmtu
+            .update(now, dst, reported, route.mtu, &self.config.sysctls);
+        debug!(target: "udpstack::pmtu", %dst, reported, ?update, "path mtu");
+    }
+
+    /// The path MTU in force towards `dst` over a route of MTU `route_mtu` (L2.2), and whether
+    /// the entry is locked.
+    pub(crate) fn path_mtu(&self, dst: Ipv4Addr, route_mtu: u16) -> (u16, bool) {
+        (
+            self.pmtu.mtu(self.now, dst, route_mtu),
+            self.pmtu.locked(self.now, dst),
+        )
     }
 
     /// Pushes a built frame to the transmit queue; `Err` (and a count) if it is full.

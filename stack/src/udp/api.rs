@@ -540,7 +540,7 @@ impl Stack {
         Ok(self.socket_ref(h)?.pmtu_mode)
     }
 
-    /// IP_MTU (L2.5): the MTU in force towards the connected peer.
+    /// IP_MTU (L2.5): the MTU in force towards the connected peer (L2.2).
     ///
     /// # Errors
     /// `ENOTCONN` on a socket that is not connected (Linux answers from the cached route, which
@@ -550,7 +550,8 @@ impl Stack {
         let peer = s.peer.ok_or_else(|| io::Error::from(Errno::ENOTCONN))?;
         let route = route::output_from(&self.config.iface, s.send_addr, *peer.ip(), false)
             .map_err(|_| io::Error::from(Errno::ENOTCONN))?;
-        Ok(u32::from(route.mtu))
+        // dst_mtu of the socket's cached route: the path MTU when one was learned.
+        Ok(u32::from(self.path_mtu(*peer.ip(), route.mtu).0))
     }
 
     /// IP_RECVERR (L1.5, L1.7). Turning it off purges the error queue.

@@ -90,6 +90,16 @@ impl Stack {
         let (msg_type, code) = (packet.msg_type(), packet.code());
         let info = icmp_info(packet, self.config.sysctls.ip_no_pmtu_disc);
         let icmp_truesize = rx.truesize;
+        if msg_type == types::DST_UNREACHABLE && code == 4 {
+            // L1.8: ipv4_sk_update_pmtu, unless the socket ignores path MTU (INTERFACE, OMIT).
+            let accepts = self
+                .sockets
+                .get(h)
+                .is_some_and(|s| s.pmtu_mode.accepts_pmtu());
+            if accepts {
+                self.learn_pmtu(*from.ip(), info as u16);
+            }
+        }
         let Some(s) = self.sockets.get_mut(h) else {
             return;
         };

@@ -70,9 +70,16 @@ impl Stack {
             return Err(Errno::EACCES);
         }
         let mode = s.pmtu_mode;
-        // L3.3: EMSGSIZE above 65535 for modes that may fragment, above the MTU in force for the
-        // others. (The PMTU cache is not there yet: the MTU in force is the route's.)
-        let mtu = usize::from(route.mtu);
+        // L2.2, L2.3: the MTU in force is the learned path MTU for DONT, WANT and DO
+        // (ip_sk_use_pmtu), the device's for PROBE, INTERFACE and OMIT; it sizes fragments too.
+        let (path_mtu, locked) = self.path_mtu(*dst.ip(), route.mtu);
+        let mtu = usize::from(if mode.uses_pmtu() {
+            path_mtu
+        } else {
+            route.mtu
+        });
+        // L3.3: EMSGSIZE above 65535 for modes that may fragment, above the MTU in force for
+        // the others.
         let limit = if mode.ignores_df() {
             ipv4::MAX_PACKET_LEN
         } else {
@@ -96,10 +103,12 @@ impl Stack {
         let src = SocketAddrV4::new(src_addr, s.local.port());
         // L3.5: a socket with a peer numbers its own datagrams (the counter after the
         // increment); DF without fragmentation rights means 0; anything else hashes.
+        // L2.3: DF per mode; WANT sets it on datagrams that fit, unless the path's entry is
+        // locked (ip_dont_fragment).
         let dont_frag = match mode {
             PmtuMode::Dont | PmtuMode::Interface | PmtuMode::Omit => false,
             PmtuMode::Do | PmtuMode::Probe => true,
-            PmtuMode::Want => datagram_len + ipv4::HEADER_LEN <= mtu,
+            PmtuMode::Want => datagram_len + ipv4::HEADER_LEN <= mtu && !locked,
         };
         let ident = if s.peer.is_some() {
             s.ip_id = s.ip_id.wrapping_add(1);
@@ -125,6 +134,7 @@ impl Stack {
         let tx = IpTx {
             route: OutputRoute {
                 src: src_addr,
+                mtu: mtu as u16,
                 ..route
             },
             src: src_addr,

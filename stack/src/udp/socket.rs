@@ -106,6 +106,17 @@ impl PmtuMode {
         })
     }
 
+    /// Linux's `ip_sk_accept_pmtu`: does this socket learn from fragmentation-needed messages?
+    pub(crate) fn accepts_pmtu(self) -> bool {
+        !matches!(self, PmtuMode::Interface | PmtuMode::Omit)
+    }
+
+    /// Linux's `ip_sk_use_pmtu`: is this socket's size limit (and fragment size) the path MTU
+    /// rather than the device MTU?
+    pub(crate) fn uses_pmtu(self) -> bool {
+        matches!(self, PmtuMode::Dont | PmtuMode::Want | PmtuMode::Do)
+    }
+
     /// Linux's `ip_sk_ignore_df`: may packets of this socket be fragmented locally?
     pub(crate) fn ignores_df(self) -> bool {
         matches!(self, PmtuMode::Dont | PmtuMode::Want | PmtuMode::Omit)
