@@ -12,6 +12,7 @@
 #![warn(missing_docs)]
 
 pub mod config;
+pub mod device;
 pub mod errno;
 pub mod icmp;
 pub mod iface;
