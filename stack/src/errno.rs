@@ -46,6 +46,7 @@ errnos! {
     EAFNOSUPPORT = 97, "Address family not supported by protocol.";
     EADDRINUSE = 98, "Address already in use.";
     EADDRNOTAVAIL = 99, "Cannot assign requested address.";
+    ENETDOWN = 100, "Network is down (here: the runtime has stopped).";
     ENETUNREACH = 101, "Network is unreachable.";
     ENOBUFS = 105, "No buffer space available.";
     EISCONN = 106, "Transport endpoint is already connected.";

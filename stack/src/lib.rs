@@ -18,6 +18,7 @@ pub mod icmp;
 pub mod iface;
 pub mod ip;
 pub mod rand;
+pub mod runtime;
 pub mod sim;
 pub mod stats;
 pub mod time;

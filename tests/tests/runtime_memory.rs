@@ -1,0 +1,229 @@
+//! The runtime over an in-memory link: two stacks on their own I/O threads, and sockets used
+//! like `std::net::UdpSocket` from application threads.
+
+use std::io::ErrorKind;
+use std::sync::Arc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use udpstack::device::{LinkConfig, MemoryLink};
+use udpstack::runtime::{poll, Interest, PollEntry, Runtime, UdpSocket};
+use udpstack_tests::fixture::*;
+
+fn two_runtimes() -> (Runtime, Runtime) {
+    let (la, lb) = MemoryLink::pair(LinkConfig::default(), 5);
+    let a = Runtime::start(la, config(IP_A, MAC_A), 1).unwrap();
+    let b = Runtime::start(lb, config(IP_B, MAC_B), 2).unwrap();
+    (a, b)
+}
+
+#[test]
+fn sockets_are_send_and_sync() {
+    fn both<T: Send + Sync>() {}
+    both::<UdpSocket>();
+    both::<Runtime>();
+}
+
+#[test]
+fn echo_across_two_runtimes() {
+    let (a, b) = two_runtimes();
+    let server = b.bind("10.0.0.2:7").unwrap();
+    let t = thread::spawn(move || {
+        let mut buf = [0u8; 2048];
+        let (n, from) = server.recv_from(&mut buf).unwrap();
+        server.send_to(&buf[..n], from).unwrap();
+    });
+    let client = a.bind("10.0.0.1:0").unwrap();
+    client
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    client.send_to(b"echo me", "10.0.0.2:7").unwrap();
+    let mut buf = [0u8; 64];
+    let (n, from) = client.recv_from(&mut buf).unwrap();
+    assert_eq!(&buf[..n], b"echo me");
+    assert_eq!(from.to_string(), "10.0.0.2:7");
+    t.join().unwrap();
+}
+
+#[test]
+fn a_read_timeout_fails_with_would_block_after_the_timeout() {
+    let (a, _b) = two_runtimes();
+    let s = a.bind("10.0.0.1:9000").unwrap();
+    s.set_read_timeout(Some(Duration::from_millis(50))).unwrap();
+    let start = Instant::now();
+    let e = s.recv_from(&mut [0u8; 16]).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::WouldBlock);
+    assert_eq!(e.raw_os_error(), Some(11));
+    assert!(start.elapsed() >= Duration::from_millis(50));
+    assert!(start.elapsed() < Duration::from_secs(5));
+}
+
+#[test]
+fn non_blocking_receives_fail_at_once_and_zero_timeouts_are_refused() {
+    let (a, _b) = two_runtimes();
+    let s = a.bind("10.0.0.1:9001").unwrap();
+    s.set_nonblocking(true).unwrap();
+    let start = Instant::now();
+    assert_eq!(
+        s.recv(&mut [0u8; 16]).unwrap_err().kind(),
+        ErrorKind::WouldBlock
+    );
+    assert!(start.elapsed() < Duration::from_secs(1));
+    assert_eq!(
+        s.set_read_timeout(Some(Duration::ZERO)).unwrap_err().kind(),
+        ErrorKind::InvalidInput
+    );
+    assert_eq!(
+        s.set_write_timeout(Some(Duration::ZERO))
+            .unwrap_err()
+            .kind(),
+        ErrorKind::InvalidInput
+    );
+}
+
+#[test]
+fn two_threads_receiving_on_one_socket_get_distinct_datagrams() {
+    let (a, b) = two_runtimes();
+    let server = Arc::new(b.bind("10.0.0.2:7").unwrap());
+    let readers: Vec<_> = (0..2)
+        .map(|_| {
+            let s = Arc::clone(&server);
+            thread::spawn(move || {
+                s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+                let mut got = Vec::new();
+                let mut buf = [0u8; 16];
+                for _ in 0..50 {
+                    let n = s.recv(&mut buf).unwrap();
+                    got.push(u32::from_be_bytes(buf[..n].try_into().unwrap()));
+                }
+                got
+            })
+        })
+        .collect();
+    let client = a.udp_socket();
+    for i in 0..100u32 {
+        client.send_to(&i.to_be_bytes(), "10.0.0.2:7").unwrap();
+        if i % 10 == 0 {
+            thread::sleep(Duration::from_millis(1));
+        }
+    }
+    let mut all: Vec<u32> = readers
+        .into_iter()
+        .flat_map(|t| t.join().unwrap())
+        .collect();
+    all.sort_unstable();
+    assert_eq!(
+        all,
+        (0..100).collect::<Vec<_>>(),
+        "each datagram to exactly one reader"
+    );
+}
+
+#[test]
+fn poll_reports_readable_sockets_and_times_out() {
+    let (a, b) = two_runtimes();
+    let s1 = b.bind("10.0.0.2:7001").unwrap();
+    let s2 = b.bind("10.0.0.2:7002").unwrap();
+    let mut entries = [
+        PollEntry::new(&s1, Interest::READABLE),
+        PollEntry::new(&s2, Interest::READABLE),
+    ];
+    let start = Instant::now();
+    assert_eq!(
+        poll(&mut entries, Some(Duration::from_millis(30))).unwrap(),
+        0
+    );
+    assert!(start.elapsed() >= Duration::from_millis(30));
+    let client = a.udp_socket();
+    client.send_to(b"x", "10.0.0.2:7002").unwrap();
+    let mut entries = [
+        PollEntry::new(&s1, Interest::READABLE),
+        PollEntry::new(&s2, Interest::READABLE),
+    ];
+    assert_eq!(poll(&mut entries, Some(Duration::from_secs(5))).unwrap(), 1);
+    assert!(!entries[0].ready.readable && entries[1].ready.readable);
+    // Writable is always ready (no send-buffer accounting yet).
+    let mut w = [PollEntry::new(&s1, Interest::WRITABLE)];
+    assert_eq!(poll(&mut w, Some(Duration::from_millis(1))).unwrap(), 1);
+}
+
+#[test]
+fn a_pending_error_wakes_a_blocked_receive() {
+    // L1.6: a connected socket blocked in recv gets ECONNREFUSED when the port unreachable
+    // comes back; poll reports the error first.
+    let (a, _b) = two_runtimes();
+    let s = Arc::new(a.udp_socket());
+    s.connect("10.0.0.2:9").unwrap();
+    let t = {
+        let s = Arc::clone(&s);
+        thread::spawn(move || s.recv(&mut [0u8; 16]))
+    };
+    thread::sleep(Duration::from_millis(20));
+    s.send(b"anyone?").unwrap();
+    let r = t.join().unwrap();
+    assert_eq!(r.unwrap_err().raw_os_error(), Some(111));
+}
+
+#[test]
+fn loss_and_jitter_links_still_deliver_what_survives() {
+    let (la, lb) = MemoryLink::pair(
+        LinkConfig {
+            loss: 0.2,
+            jitter: Duration::from_millis(2),
+            ..LinkConfig::default()
+        },
+        9,
+    );
+    let a = Runtime::start(la, config(IP_A, MAC_A), 1).unwrap();
+    let b = Runtime::start(lb, config(IP_B, MAC_B), 2).unwrap();
+    let server = b.bind("10.0.0.2:7").unwrap();
+    let client = a.udp_socket();
+    for i in 0..200u32 {
+        client.send_to(&i.to_be_bytes(), "10.0.0.2:7").unwrap();
+        thread::sleep(Duration::from_micros(200));
+    }
+    // The datagrams wait in the neighbour queue while ARP resolves; a lost ARP request is
+    // retried after retrans_time (1 s), so allow for a few retries before the first arrives.
+    server
+        .set_read_timeout(Some(Duration::from_secs(4)))
+        .unwrap();
+    let mut got = usize::from(server.recv(&mut [0u8; 8]).is_ok());
+    server
+        .set_read_timeout(Some(Duration::from_millis(300)))
+        .unwrap();
+    while server.recv(&mut [0u8; 8]).is_ok() {
+        got += 1;
+    }
+    assert!(got > 50 && got < 200, "{got} of 200 over a 20 % lossy link");
+}
+
+#[test]
+fn dropping_the_runtime_stops_it_and_its_sockets_say_so() {
+    let (a, _b) = two_runtimes();
+    let s = a.bind("10.0.0.1:9100").unwrap();
+    let start = Instant::now();
+    drop(a);
+    assert!(
+        start.elapsed() < Duration::from_secs(2),
+        "the I/O thread stopped promptly"
+    );
+    assert_eq!(s.recv(&mut [0u8; 8]).unwrap_err().raw_os_error(), Some(100));
+    assert_eq!(
+        s.send_to(b"x", "10.0.0.2:7").unwrap_err().raw_os_error(),
+        Some(100)
+    );
+}
+
+#[test]
+fn counters_and_tables_are_readable_while_running() {
+    let (a, b) = two_runtimes();
+    let server = b.bind("10.0.0.2:7").unwrap();
+    server
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    a.udp_socket().send_to(b"hi", "10.0.0.2:7").unwrap();
+    server.recv(&mut [0u8; 8]).unwrap();
+    assert!(b.snmp().contains("Udp: 1 0 0 0"), "{}", b.snmp());
+    assert!(b.udp_table().contains("0200000A:0007"), "{}", b.udp_table());
+    assert_eq!(b.device_errors().0, 0);
+}
