@@ -163,3 +163,60 @@ fn serve_echoes_until_sigterm_then_prints_its_counters() -> io::Result<()> {
     assert!(stdout.contains("Udp: InDatagrams"), "{report}");
     ns.remove()
 }
+
+/// Without root the demo either re-runs itself in a user namespace of its own (when this user
+/// may open /dev/net/tun and create user namespaces) and passes, or exits non-zero saying
+/// what to run. Run as `nobody` through `setpriv`.
+#[test]
+fn without_root_the_demo_reruns_in_a_user_namespace_or_explains() -> io::Result<()> {
+    if !privileged_or_skip("without_root_the_demo_reruns_in_a_user_namespace_or_explains")? {
+        return Ok(());
+    }
+    use std::os::unix::fs::PermissionsExt;
+    let dir = std::env::temp_dir().join(format!("udpstack-nobody-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777))?;
+    // A copy nobody can execute wherever the build directory is.
+    let exe = dir.join("udpstack");
+    std::fs::copy(BIN, &exe)?;
+    std::fs::set_permissions(&exe, std::fs::Permissions::from_mode(0o755))?;
+    let as_nobody = |program: &str| {
+        let mut cmd = Command::new("setpriv");
+        cmd.args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+            .arg(program)
+            .current_dir(&dir)
+            .env("HOME", &dir);
+        cmd
+    };
+    let tun_usable = std::fs::metadata("/dev/net/tun")
+        .map(|m| m.permissions().mode() & 0o006 == 0o006)
+        .unwrap_or(false);
+    let userns_usable = as_nobody("unshare")
+        .args(["--user", "--map-root-user", "--net", "--mount", "true"])
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false);
+    let out = as_nobody(exe.to_str().expect("a UTF-8 temp path"))
+        .args(["demo", "--pcap"])
+        .arg(dir.join("demo.pcap"))
+        .output()?;
+    let report = text(&out);
+    if tun_usable && userns_usable {
+        assert!(out.status.success(), "{report}");
+        assert!(
+            String::from_utf8_lossy(&out.stdout).contains("All 8 steps passed."),
+            "{report}"
+        );
+        assert!(
+            report.contains("running the demo in a user namespace"),
+            "{report}"
+        );
+    } else {
+        assert!(!out.status.success(), "{report}");
+        assert!(report.contains("run it as root (sudo"), "{report}");
+        assert!(!report.contains("1. "), "no step may run: {report}");
+    }
+    std::fs::remove_dir_all(&dir)?;
+    assert!(leftovers()?.namespaces.is_empty());
+    Ok(())
+}

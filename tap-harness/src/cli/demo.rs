@@ -43,12 +43,9 @@ type StepResult = Result<Vec<String>, String>;
 /// The topology could not be built (missing privileges, `ip`, `/dev/net/tun`), a step failed,
 /// or something was left behind.
 pub fn run(pcap: &Path) -> io::Result<()> {
-    tap_harness::check_privileges().map_err(|e| {
-        io::Error::new(
-            e.kind(),
-            format!("{e}\nThe demo builds private network namespaces; run it as root (sudo)."),
-        )
-    })?;
+    if let Err(missing) = tap_harness::check_privileges() {
+        return rerun_in_user_namespace(missing);
+    }
     let host_tun_before = tap_harness::host_tun_devices()?;
     println!("udpstack demo: a userspace UDP/IPv4 stack against the Linux kernel over TAP\n");
     let link = RouterLink::open(RouterConfig::default())?;
@@ -167,6 +164,80 @@ pub fn run(pcap: &Path) -> io::Result<()> {
             tour.failures.len(),
             tour.steps,
             tour.failures.join("; ")
+        )))
+    }
+}
+
+/// Set in the environment of the demo re-executed inside a user namespace (so that it does not
+/// try again).
+const IN_USER_NAMESPACE: &str = "UDPSTACK_DEMO_IN_USER_NAMESPACE";
+
+/// Without root: runs the demo again as root of a new user namespace, with its own network and
+/// mount namespaces (`unshare --user --map-root-user --net --mount`, a private tmpfs on /run for
+/// `ip netns`), where the system allows it; everything it creates dies with it. Otherwise
+/// explains what is missing and what to run.
+fn rerun_in_user_namespace(missing: io::Error) -> io::Result<()> {
+    let explain = |why: &str| {
+        io::Error::new(
+            missing.kind(),
+            format!(
+                "{missing}\n{why}\nThe demo builds private network namespaces and a TAP device: \
+                 run it as root (sudo -E cargo run --release -p tap-harness -- demo), or allow \
+                 unprivileged user namespaces and give /dev/net/tun mode 0666 (the usual default)."
+            ),
+        )
+    };
+    if std::env::var_os(IN_USER_NAMESPACE).is_some() {
+        return Err(explain("Inside a user namespace, and still not enough."));
+    }
+    if rustix::process::geteuid().is_root() {
+        return Err(explain("Running as root, but without those capabilities."));
+    }
+    // Inside a user namespace the device keeps its owner and mode: it must be usable as we are.
+    if let Err(e) = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/net/tun")
+    {
+        return Err(explain(&format!(
+            "Not root, and /dev/net/tun is not usable by this user either ({e})."
+        )));
+    }
+    let probe = Command::new("unshare")
+        .args(["--user", "--map-root-user", "--net", "--mount", "true"])
+        .output();
+    match probe {
+        Ok(out) if out.status.success() => {}
+        Ok(out) => {
+            return Err(explain(&format!(
+                "Not root, and user namespaces are not available: {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            )))
+        }
+        Err(e) => {
+            return Err(explain(&format!(
+                "Not root, and `unshare` (util-linux) cannot be run: {e}"
+            )))
+        }
+    }
+    let exe = std::env::current_exe()?;
+    eprintln!("udpstack: not root; running the demo in a user namespace of its own (unshare)");
+    let status = Command::new("unshare")
+        .args(["--user", "--map-root-user", "--net", "--mount", "--"])
+        .args([
+            "sh",
+            "-c",
+            r#"mount -t tmpfs udpstack-run /run && exec "$0" "$@""#,
+        ])
+        .arg(exe)
+        .args(std::env::args_os().skip(1))
+        .env(IN_USER_NAMESPACE, "1")
+        .status()?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(io::Error::other(format!(
+            "the demo in a user namespace failed ({status})"
         )))
     }
 }
@@ -493,7 +564,12 @@ fn wait_error(s: &UdpSocket, timeout: Duration) -> Result<udpstack::udp::ErrorMe
 fn check_pcap(pcap: &Path) -> StepResult {
     let size = std::fs::metadata(pcap).map_err(err("the pcap"))?.len();
     let mut lines = vec![format!("{} ({size} bytes)", pcap.display())];
-    let out = match Command::new("tshark")
+    // A private, empty configuration: the user's own preferences (or an unreadable $HOME
+    // inside a user namespace) must not change the verdict.
+    let config_dir = std::env::temp_dir().join(format!("udpstack-tshark-{}", std::process::id()));
+    std::fs::create_dir_all(&config_dir).map_err(err("a tshark configuration directory"))?;
+    let run = Command::new("tshark")
+        .env("WIRESHARK_CONFIG_DIR", &config_dir)
         .arg("-r")
         .arg(pcap)
         .args([
@@ -510,14 +586,14 @@ fn check_pcap(pcap: &Path) -> StepResult {
             "-e",
             "icmp.checksum.status",
         ])
-        .output()
-    {
+        .output();
+    let _ = std::fs::remove_dir_all(&config_dir);
+    let out = match run {
         Ok(out) if out.status.success() => out,
         Ok(out) => {
-            return Err(format!(
-                "tshark failed: {}",
-                String::from_utf8_lossy(&out.stderr).trim()
-            ))
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            let last = stderr.lines().last().unwrap_or_default().to_owned();
+            return Err(format!("tshark failed ({}): {last}", out.status));
         }
         Err(_) => {
             lines.push("tshark is not installed: checksums not cross-checked".into());
