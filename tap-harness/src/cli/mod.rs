@@ -166,6 +166,7 @@ fn init_trace(on: bool) {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&io::stderr()))
         .with_target(true)
         .without_time()
         .compact()
