@@ -162,7 +162,12 @@ fn init_trace(on: bool) {
         return;
     }
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("udpstack=debug"));
+        // Every decision (debug) plus every frame received and sent (trace); RUST_LOG overrides.
+        .unwrap_or_else(|_| {
+            tracing_subscriber::EnvFilter::new(
+                "udpstack=debug,udpstack::rx=trace,udpstack::tx=trace",
+            )
+        });
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(io::stderr)
