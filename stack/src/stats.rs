@@ -204,8 +204,8 @@ mib! {
 }
 
 mib! {
-    /// udpstack's link-level and neighbour counters (Linux keeps these in /proc/net/dev and
-    /// /proc/net/stat/arp_cache).
+    /// udpstack's link-level, neighbour and routing counters (Linux keeps these in /proc/net/dev
+    /// and /proc/net/stat/arp_cache, and only logs redirects).
     LinkStats, "Link" {
         /// Frames handed to `handle_frame`.
         rx_frames => "RxFrames",
@@ -221,6 +221,11 @@ mib! {
         unres_discards => "UnresDiscards",
         /// Neighbour resolutions that failed.
         neigh_failures => "NeighFailures",
+        /// ICMP redirects followed: a destination now goes through the gateway they named.
+        redirects_applied => "RedirectsApplied",
+        /// ICMP redirects refused (not from the current gateway, a bad new gateway, or
+        /// `accept_redirects` off), or put off while the new gateway is being resolved.
+        redirects_ignored => "RedirectsIgnored",
     }
 }
 

@@ -172,6 +172,19 @@ pub struct Sysctls {
     /// `net.ipv4.icmp_echo_ignore_broadcasts`: answer no echo request sent to a broadcast
     /// address (on by default).
     pub icmp_echo_ignore_broadcasts: bool,
+    /// `net.ipv4.conf.all.accept_redirects`: follow ICMP redirects (L1.1; on for a host).
+    /// udpstack has one interface, so this stands for Linux's `all` and per-device values
+    /// combined (a host ORs them).
+    pub accept_redirects: bool,
+    /// `net.ipv4.conf.all.shared_media` (on by default): a redirect may name any unicast
+    /// gateway, on-link or not (RFC 1620). Off, the new gateway must be on-link, and with
+    /// `secure_redirects` also a default gateway.
+    pub shared_media: bool,
+    /// `net.ipv4.conf.all.secure_redirects` (on by default): without `shared_media`, accept a
+    /// redirect only to one of the default gateways.
+    pub secure_redirects: bool,
+    /// `net.ipv4.route.gc_timeout`: how long a redirect's route lasts (300 s).
+    pub route_gc_timeout: Duration,
     /// `net.core.rmem_default`: a new socket's receive buffer (L6.1).
     pub rmem_default: u32,
     /// `net.core.rmem_max`: the largest SO_RCVBUF a socket may ask for (L6.1); 4 MiB since
@@ -231,6 +244,10 @@ impl Default for Sysctls {
             icmp_msgs_burst: 50,
             icmp_echo_ignore_all: false,
             icmp_echo_ignore_broadcasts: true,
+            accept_redirects: true,
+            shared_media: true,
+            secure_redirects: true,
+            route_gc_timeout: Duration::from_secs(300),
             rmem_default: 212_992,
             rmem_max: 4_194_304,
             wmem_default: 212_992,

@@ -171,6 +171,9 @@ sysctls! {
     "net.core.rmem_max" => rmem_max, |n, v| int::<u32>(n, v, 2304, i32::MAX as u32), show;
     "net.core.wmem_default" => wmem_default, |n, v| int::<u32>(n, v, 4608, i32::MAX as u32), show;
     "net.core.wmem_max" => wmem_max, |n, v| int::<u32>(n, v, 4608, i32::MAX as u32), show;
+    "net.ipv4.conf.all.accept_redirects" => accept_redirects, boolean, show_bool;
+    "net.ipv4.conf.all.secure_redirects" => secure_redirects, boolean, show_bool;
+    "net.ipv4.conf.all.shared_media" => shared_media, boolean, show_bool;
     "net.ipv4.icmp_echo_ignore_all" => icmp_echo_ignore_all, boolean, show_bool;
     "net.ipv4.icmp_echo_ignore_broadcasts" => icmp_echo_ignore_broadcasts, boolean, show_bool;
     "net.ipv4.icmp_msgs_burst" => icmp_msgs_burst, |n, v| int::<u32>(n, v, 0, i32::MAX as u32), show;
@@ -193,6 +196,7 @@ sysctls! {
     "net.ipv4.neigh.default.ucast_solicit" => neigh_ucast_solicit, |n, v| int::<u32>(n, v, 0, 255), show;
     "net.ipv4.neigh.default.unres_qlen_bytes" => neigh_unres_qlen_bytes, |n, v| int::<u32>(n, v, 0, i32::MAX as u32), show;
     "net.ipv4.route.min_pmtu" => min_pmtu, |n, v| int::<u16>(n, v, 68, 65535), show;
+    "net.ipv4.route.gc_timeout" => route_gc_timeout, secs, show_secs;
     "net.ipv4.route.mtu_expires" => mtu_expires, secs, show_secs;
     "net.ipv4.udp_mem" => udp_mem, udp_mem, show_triple;
     "net.ipv4.udp_rmem_min" => udp_rmem_min, |n, v| int::<u32>(n, v, 1, i32::MAX as u32), show;

@@ -166,8 +166,9 @@ impl Stack {
         self.icmp_socket_deliver(rx, packet, &quote);
     }
 
-    /// `icmp_redirect`: udpstack keeps no route cache to update, but the redirect is still handed
-    /// to the transport, whose lookup counts InErrors when no socket sent the quoted packet.
+    /// `icmp_redirect`: handed to the transport like an error; UDP's handler looks the quoted
+    /// datagram's socket up (InErrors when there is none) and, if found, lets the route to its
+    /// destination follow the redirect (L1.1, `ip::redirect`).
     fn icmp_redirect(&mut self, rx: &IpRx<'_>, packet: &Icmpv4Packet<&[u8]>) {
         match Quote::parse(packet.body()) {
             Ok(quote) => self.icmp_socket_deliver(rx, packet, &quote),

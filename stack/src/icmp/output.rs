@@ -163,7 +163,7 @@ impl Stack {
         // check of icmpv4_global_allow runs earlier in Linux, but only consumes in
         // icmpv4_xrlim_allow; the one difference is that a refusal by an exhausted global
         // bucket would also have been counted for an unroutable source.)
-        let Ok(route) = route::output(&self.config.iface, offender.src, false) else {
+        let Ok(route) = self.route_output(self.ip(), offender.src, false) else {
             debug!(target: "udpstack::icmp", ?message, dst = %offender.src, "no route for the icmp error");
             return;
         };
@@ -252,7 +252,7 @@ impl Stack {
         tos: u8,
     ) {
         // icmp_reply: no route back → nothing sent, nothing counted.
-        let Ok(route) = route::output(&self.config.iface, to, false) else {
+        let Ok(route) = self.route_output(self.ip(), to, false) else {
             debug!(target: "udpstack::icmp", %to, "no route for the echo reply");
             return;
         };

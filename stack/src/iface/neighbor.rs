@@ -813,15 +813,9 @@ impl<F: QueuedFrame> NeighborCache<F> {
         e.used = now;
         let mut immediate_probe = false;
         if e.state == NeighborState::Failed {
-            if s.neigh_mcast_solicit == 0 {
-                e.updated = now;
+            if !Self::start_resolving(now, e, s) {
                 return EventSend::Dropped(frame);
             }
-            e.probes = s.neigh_ucast_solicit;
-            e.timer = None;
-            e.state = NeighborState::Incomplete;
-            e.updated = now;
-            Self::add_timer(e, now + s.neigh_retrans_time.max(MIN_TIMER));
             immediate_probe = true;
         }
         // NUD_INCOMPLETE: queue, pushing out the oldest frames while over the bound.
@@ -842,14 +836,64 @@ impl<F: QueuedFrame> NeighborCache<F> {
         e.queue.push_back(frame);
         e.queue_bytes = e.queue_bytes.saturating_add(size);
         if immediate_probe {
-            let dst = Self::solicit(e, s);
-            let cap = usize::try_from(s.neigh_gc_thresh3.max(1)).unwrap_or(usize::MAX);
-            while self.outbox.len() >= cap {
-                self.outbox.pop_front();
-            }
-            self.outbox.push_back((now, ip, dst));
+            self.probe_now(now, ip, e, s);
         }
         EventSend::Queued(dropped)
+    }
+
+    /// A FAILED (or new) entry starts over: INCOMPLETE, its timer armed. `false` when no probe
+    /// may be sent (`mcast_solicit` = 0), the entry then staying FAILED.
+    fn start_resolving(now: Instant, e: &mut Entry<F>, s: &Sysctls) -> bool {
+        e.updated = now;
+        if s.neigh_mcast_solicit == 0 {
+            return false;
+        }
+        e.probes = s.neigh_ucast_solicit;
+        e.timer = None;
+        e.state = NeighborState::Incomplete;
+        Self::add_timer(e, now + s.neigh_retrans_time.max(MIN_TIMER));
+        true
+    }
+
+    /// Queues the first request of a resolution for sending at once.
+    fn probe_now(&mut self, now: Instant, ip: Ipv4Addr, e: &mut Entry<F>, s: &Sysctls) {
+        let dst = Self::solicit(e, s);
+        let cap = usize::try_from(s.neigh_gc_thresh3.max(1)).unwrap_or(usize::MAX);
+        while self.outbox.len() >= cap {
+            self.outbox.pop_front();
+        }
+        self.outbox.push_back((now, ip, dst));
+    }
+
+    /// `neigh_event_send(n, NULL)` on an entry that is not valid, as `__ip_do_redirect` does for
+    /// a new gateway it cannot reach yet: creates the entry if needed and starts resolving it
+    /// (a request goes out at once), with no frame to queue. Returns whether the entry is
+    /// valid, in which case nothing was done.
+    pub fn resolve_without_frame(
+        &mut self,
+        now: Instant,
+        ip: Ipv4Addr,
+        s: &Sysctls,
+        rng: &mut Rng,
+    ) -> bool {
+        self.refresh_reachable(now, s, rng);
+        if self.entries.get(&ip).is_some_and(|e| e.state.is_valid()) {
+            return true;
+        }
+        let mut e = match self.take(ip) {
+            Some(e) => e,
+            None => match self.alloc(now, s) {
+                Some(e) => e,
+                None => return false,
+            },
+        };
+        e.used = now;
+        if e.state == NeighborState::Failed && Self::start_resolving(now, &mut e, s) {
+            self.probe_now(now, ip, &mut e, s);
+        }
+        self.put(ip, e);
+        self.arm_periodic(now, s);
+        false
     }
 
     /// Tells the cache about a received ARP packet from `sender_ip` at `sender_mac`

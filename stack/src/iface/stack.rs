@@ -17,8 +17,10 @@ use tracing::{debug, trace};
 
 use super::neighbor::NeighborCache;
 use super::pool::BufferPool;
+use super::route::{self, NextHop, OutputRoute};
 use super::tx::{TxFrame, TxQueue};
 use crate::config::Config;
+use crate::errno::Errno;
 use crate::icmp::ratelimit::IcmpRateLimiter;
 use crate::ip::ident::IpIdent;
 use crate::ip::pmtu::PmtuCache;
@@ -274,7 +276,7 @@ impl Stack {
 
     /// Learns a path MTU towards `dst` from a fragmentation-needed message (L2.1).
     pub(crate) fn learn_pmtu(&mut self, dst: Ipv4Addr, reported: u16) {
-        let Ok(route) = crate::iface::route::output(&self.config.iface, dst, false) else {
+        let Ok(route) = self.route_output(self.ip(), dst, false) else {
             return;
         };
         let now = self.now;
@@ -291,6 +293,27 @@ impl Stack {
             self.pmtu.mtu(self.now, dst, route_mtu),
             self.pmtu.locked(self.now, dst),
         )
+    }
+
+    /// The route to `dst` for a sender with source address `src` (`ip_route_output_key`): the
+    /// FIB's answer ([`route::output_from`]) with the destination's next-hop exception applied,
+    /// so that a gateway learned from an ICMP redirect replaces the default gateway (L1.1).
+    pub(crate) fn route_output(
+        &self,
+        src: Ipv4Addr,
+        dst: Ipv4Addr,
+        dont_route: bool,
+    ) -> Result<OutputRoute, Errno> {
+        let mut route = route::output_from(&self.config.iface, src, dst, dont_route)?;
+        if let NextHop::Neighbor(hop) = route.next_hop {
+            // Only a route through a gateway can have been redirected (__ip_do_redirect).
+            if hop != dst {
+                if let Some(gw) = self.pmtu.gateway(self.now, dst) {
+                    route.next_hop = NextHop::Neighbor(gw);
+                }
+            }
+        }
+        Ok(route)
     }
 
     /// Pushes a built frame to the transmit queue; `Err` (and a count) if it is full.

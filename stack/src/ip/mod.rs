@@ -5,3 +5,4 @@ pub(crate) mod input;
 pub(crate) mod output;
 pub mod pmtu;
 pub mod reassembly;
+pub(crate) mod redirect;

@@ -1,5 +1,9 @@
 //! The path MTU cache (L2.1, L2.2): what ICMP "fragmentation needed" messages taught about each
-//! destination, shared by all sockets, as Linux keeps it in next-hop exceptions (`fnhe`).
+//! destination, shared by all sockets, as Linux keeps it in next-hop exceptions (`fnhe`). The
+//! same exceptions hold the gateways ICMP redirects name (L1.1, [`PmtuCache::redirect`]), and,
+//! as in Linux, an exception has one expiry time for both: a redirect (which lasts
+//! `route.gc_timeout`, 300 s) also shortens or lengthens the life of a learned PMTU, and a
+//! learned PMTU (`mtu_expires`) that of a redirect.
 //!
 //! An update follows `__ip_rt_update_pmtu`:
 //! * an entry that is locked ignores every report until it expires (`ip_mtu_locked`);
@@ -22,13 +26,15 @@ use crate::config::Sysctls;
 use crate::rand::{HashKey, KeyedMap, KeyedState};
 use crate::time::{Duration, Instant};
 
-/// One learned path MTU.
+/// One next-hop exception: a learned path MTU, a redirect's gateway, or both.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PmtuEntry {
-    /// The learned MTU.
-    pub mtu: u16,
+    /// The learned MTU, if any (`fnhe_pmtu`; a redirect alone sets none).
+    pub mtu: Option<u16>,
     /// Learned below `min_pmtu` and clamped: further reports are ignored until it expires.
     pub locked: bool,
+    /// The gateway an ICMP redirect named (`fnhe_gw`), if any.
+    pub gateway: Option<Ipv4Addr>,
     /// When it is forgotten.
     pub expires: Instant,
     /// When it was last learned (the eviction order).
@@ -84,12 +90,37 @@ impl PmtuCache {
     /// The MTU in force towards `dst` over a route of MTU `route_mtu` (L2.2).
     pub fn mtu(&self, now: Instant, dst: Ipv4Addr, route_mtu: u16) -> u16 {
         self.get(now, dst)
-            .map_or(route_mtu, |e| e.mtu.min(route_mtu))
+            .and_then(|e| e.mtu)
+            .map_or(route_mtu, |m| m.min(route_mtu))
     }
 
     /// Whether the entry for `dst` is locked (WANT sockets then stop setting DF, L2.1).
     pub fn locked(&self, now: Instant, dst: Ipv4Addr) -> bool {
-        self.get(now, dst).is_some_and(|e| e.locked)
+        self.get(now, dst)
+            .is_some_and(|e| e.locked && e.mtu.is_some())
+    }
+
+    /// The gateway a redirect set for `dst`, while its exception lasts.
+    pub fn gateway(&self, now: Instant, dst: Ipv4Addr) -> Option<Ipv4Addr> {
+        self.get(now, dst).and_then(|e| e.gateway)
+    }
+
+    /// Records that packets to `dst` go through `gateway` until `now + lifetime`
+    /// (`update_or_create_fnhe` from `__ip_do_redirect`): the learned MTU, if any, stays, but
+    /// its expiry becomes the redirect's.
+    pub fn redirect(&mut self, now: Instant, dst: Ipv4Addr, gateway: Ipv4Addr, lifetime: Duration) {
+        let current = self.get(now, dst);
+        self.insert(
+            dst,
+            PmtuEntry {
+                mtu: current.and_then(|e| e.mtu),
+                locked: current.is_some_and(|e| e.locked),
+                gateway: Some(gateway),
+                expires: now + lifetime,
+                learned: now,
+                seq: 0,
+            },
+        );
     }
 
     /// Learns that the path to `dst` carries `reported` bytes (L2.1), over a route of MTU
@@ -119,15 +150,16 @@ impl PmtuCache {
         // An unchanged, recently learned value is left alone.
         if let Some(e) = current {
             let half = Duration::from_micros(sysctls.mtu_expires.total_micros() / 2);
-            if e.mtu == mtu && !locked && now < e.expires - half {
+            if e.mtu == Some(mtu) && !locked && now < e.expires - half {
                 return PmtuUpdate::Learned { mtu, locked: false };
             }
         }
         self.insert(
             dst,
             PmtuEntry {
-                mtu,
+                mtu: Some(mtu),
                 locked,
+                gateway: current.and_then(|e| e.gateway),
                 expires,
                 learned: now,
                 seq: 0,

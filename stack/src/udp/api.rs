@@ -174,7 +174,8 @@ impl Stack {
         }
         let s = self.sockets.get(h).ok_or_else(ebadf)?;
         // ip_route_connect: the same lookup as a send from the socket's source address.
-        let route = match route::output_from(&self.config.iface, s.send_addr, *peer.ip(), false) {
+        let send_addr = s.send_addr;
+        let route = match self.route_output(send_addr, *peer.ip(), false) {
             Ok(r) => r,
             Err(e) => {
                 if e == Errno::ENETUNREACH {
@@ -548,7 +549,8 @@ impl Stack {
     pub fn mtu(&self, h: SocketHandle) -> io::Result<u32> {
         let s = self.socket_ref(h)?;
         let peer = s.peer.ok_or_else(|| io::Error::from(Errno::ENOTCONN))?;
-        let route = route::output_from(&self.config.iface, s.send_addr, *peer.ip(), false)
+        let route = self
+            .route_output(s.send_addr, *peer.ip(), false)
             .map_err(|_| io::Error::from(Errno::ENOTCONN))?;
         // dst_mtu of the socket's cached route: the path MTU when one was learned.
         Ok(u32::from(self.path_mtu(*peer.ip(), route.mtu).0))

@@ -88,6 +88,10 @@ impl Stack {
         };
         self.stats.rx_consumed += 1;
         let (msg_type, code) = (packet.msg_type(), packet.code());
+        if msg_type == types::REDIRECT {
+            // L1.1: ipv4_sk_redirect, and nothing for the socket itself.
+            return self.ip_do_redirect(rx.src(), packet.gateway(), q.src(), q.dst(), code);
+        }
         let info = icmp_info(packet, self.config.sysctls.ip_no_pmtu_disc);
         let icmp_truesize = rx.truesize;
         if msg_type == types::DST_UNREACHABLE && code == 4 {

@@ -14,7 +14,7 @@ use tracing::debug;
 use super::socket::{ErrQueueEntry, ErrorOrigin, ExtendedError, PmtuMode};
 use super::{SendFlags, SocketHandle};
 use crate::errno::Errno;
-use crate::iface::route::{self, OutputRoute};
+use crate::iface::route::OutputRoute;
 use crate::iface::stack::Stack;
 use crate::ip::output::{IdentMode, IpTx, Payload};
 use crate::time::Instant;
@@ -54,8 +54,8 @@ impl Stack {
             None => (s.peer.ok_or(Errno::EDESTADDRREQ)?, true),
         };
         let dont_route = flags.contains(SendFlags::DONTROUTE);
-        let route = match route::output_from(&self.config.iface, s.send_addr, *dst.ip(), dont_route)
-        {
+        let send_addr = s.send_addr;
+        let route = match self.route_output(send_addr, *dst.ip(), dont_route) {
             Ok(r) => r,
             Err(e) => {
                 // udp_sendmsg counts OutNoRoutes for ENETUNREACH only.
