@@ -136,6 +136,15 @@ impl Waker for EventWaker {
 ///   again (e.g. `ip tuntap add dev tap0 mode tap`) it attaches to it and carries on, counting a
 ///   [`TapStats::reattaches`]. The re-created interface is whatever its creator configured:
 ///   addresses, MTU and up/down state are not restored.
+///
+/// # How the kernel accounts the frames we write
+/// The kernel builds a received frame's buffer differently depending on how it was written
+/// (`tun_get_user`): a non-blocking write (the default) takes `tun_build_skb`, whose truesize is
+/// `SKB_DATA_ALIGN(64 + len) + 576` (704 bytes for a tiny datagram, 1728 for a 1000-byte one);
+/// a blocking write takes `tun_alloc_skb`, whose buffer comes from the small-head cache or a
+/// power-of-two kmalloc (832 and 2304), what the behaviour reference measured and what
+/// udpstack charges its own sockets (L6.2). A kernel socket's SO_RCVBUF holds different
+/// numbers of datagrams in the two cases; [`TapDevice::set_blocking_writes`] picks the second.
 pub struct TapDevice {
     name: String,
     tap: File,
@@ -149,6 +158,8 @@ pub struct TapDevice {
     detached: bool,
     last_reattach: Option<Instant>,
     last_mtu: AtomicU32,
+    /// Each write in blocking mode (see the type's docs).
+    blocking_writes: bool,
 }
 
 impl fmt::Debug for TapDevice {
@@ -251,9 +262,18 @@ impl TapDevice {
             detached: false,
             last_reattach: None,
             last_mtu: AtomicU32::new(DEFAULT_MTU),
+            blocking_writes: false,
         };
         let _ = device.max_frame_len(); // Prime the last known MTU.
         Ok(device)
+    }
+
+    /// Writes each frame with the descriptor in blocking mode (reads stay non-blocking), so that
+    /// the kernel accounts received frames the way it does for a blocking writer: `tun_alloc_skb`
+    /// rather than `tun_build_skb` (see the type's docs). The writes never actually wait: a TAP's
+    /// send buffer is unlimited. It costs two more system calls per frame.
+    pub fn set_blocking_writes(&mut self, on: bool) {
+        self.blocking_writes = on;
     }
 
     /// The interface's name.
@@ -421,7 +441,15 @@ impl Device for TapDevice {
             bump(&self.counters.tx_errors, 1);
         })?;
         loop {
-            match rustix::io::write(&self.tap, frame) {
+            let written = if self.blocking_writes {
+                rustix::io::ioctl_fionbio(&self.tap, false)?;
+                let r = rustix::io::write(&self.tap, frame);
+                rustix::io::ioctl_fionbio(&self.tap, true)?;
+                r
+            } else {
+                rustix::io::write(&self.tap, frame)
+            };
+            match written {
                 Ok(_) => {
                     bump(&self.counters.tx_frames, 1);
                     bump(&self.counters.tx_bytes, frame.len() as u64);

@@ -418,3 +418,18 @@ pub fn drain(stack: &mut Stack, h: SocketHandle) -> Vec<(Vec<u8>, SocketAddrV4)>
 pub fn from_probe(p: &mut Probed, sport: u16, dst: SocketAddrV4, payload: &[u8]) {
     p.send(probe_udp(MAC_B, sa(IP_PROBE, sport), dst, payload));
 }
+
+/// The `/proc/net/udp` row of the socket bound to `local` (hex address:port), split into fields.
+pub fn udp_row(stack: &Stack, local: SocketAddrV4) -> Vec<String> {
+    let key = format!(
+        "{:08X}:{:04X}",
+        u32::from_le_bytes(local.ip().octets()),
+        local.port()
+    );
+    let table = stack.udp_table();
+    let line = table
+        .lines()
+        .find(|l| l.split_whitespace().nth(1) == Some(key.as_str()))
+        .unwrap_or_else(|| panic!("no row {key} in\n{table}"));
+    line.split_whitespace().map(str::to_owned).collect()
+}

@@ -33,21 +33,6 @@ fn udp_snmp(stack: &Stack) -> Vec<u64> {
         .collect()
 }
 
-/// The `/proc/net/udp` row of the socket bound to `local` (hex address:port), split into fields.
-fn udp_row(stack: &Stack, local: SocketAddrV4) -> Vec<String> {
-    let key = format!(
-        "{:08X}:{:04X}",
-        u32::from_le_bytes(local.ip().octets()),
-        local.port()
-    );
-    let table = stack.udp_table();
-    let line = table
-        .lines()
-        .find(|l| l.split_whitespace().nth(1) == Some(key.as_str()))
-        .unwrap_or_else(|| panic!("no row {key} in\n{table}"));
-    line.split_whitespace().map(str::to_owned).collect()
-}
-
 // ---------------------------------------------------------------------------------------------
 // L7.6 recv
 

@@ -198,6 +198,9 @@ pub struct Sysctls {
     /// it from the machine's memory; this default is that of a machine with 4 GiB (limit =
     /// 1/8 of its pages), fixed so that runs do not depend on the host.
     pub udp_mem: [u64; 3],
+    /// `net.core.mem_pcpu_rsv`: pages a CPU collects before updating the global `udp_mem`
+    /// counter (L6.4; 0 makes the accounting exact).
+    pub mem_pcpu_rsv: u32,
     /// `net.ipv4.udp_rmem_min`: what a socket may always use while udp_mem is under pressure.
     pub udp_rmem_min: u32,
     /// `net.ipv4.udp_wmem_min`: no effect on UDP (kept for completeness, L6.4).
@@ -254,6 +257,7 @@ impl Default for Sysctls {
             wmem_max: 4_194_304,
             // 4 GiB = 1048576 pages; limit = pages / 8 = 131072; [limit*3/4, limit, limit*3/2].
             udp_mem: [98_304, 131_072, 196_608],
+            mem_pcpu_rsv: 256,
             udp_rmem_min: 4096,
             udp_wmem_min: 4096,
             ipfrag_high_thresh: 4_194_304,

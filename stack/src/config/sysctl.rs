@@ -167,6 +167,7 @@ fn show_triple(v: &[u64; 3]) -> String {
 }
 
 sysctls! {
+    "net.core.mem_pcpu_rsv" => mem_pcpu_rsv, |n, v| int::<u32>(n, v, 0, i32::MAX as u32), show;
     "net.core.rmem_default" => rmem_default, |n, v| int::<u32>(n, v, 2304, i32::MAX as u32), show;
     "net.core.rmem_max" => rmem_max, |n, v| int::<u32>(n, v, 2304, i32::MAX as u32), show;
     "net.core.wmem_default" => wmem_default, |n, v| int::<u32>(n, v, 4608, i32::MAX as u32), show;

@@ -28,6 +28,7 @@ use crate::ip::reassembly::Reassembler;
 use crate::rand::{HashKey, Rng};
 use crate::stats::{DropReason, Stats};
 use crate::time::Instant;
+use crate::udp::memory::UdpMemory;
 use crate::udp::table::SocketTable;
 use crate::wire::{EtherType, EthernetError, EthernetFrame, EthernetRepr, MacAddr};
 
@@ -72,6 +73,8 @@ pub struct Stack {
     pub(crate) pmtu: PmtuCache,
     pub(crate) icmp_limiter: IcmpRateLimiter,
     pub(crate) sockets: SocketTable,
+    /// The pages all sockets hold against `udp_mem` (L6.4).
+    pub(crate) udp_mem: UdpMemory,
     pub(crate) tx: TxQueue,
     /// IP packets sent to ourselves, waiting to be received (the loopback device).
     pub(crate) loopback: VecDeque<Vec<u8>>,
@@ -107,6 +110,7 @@ impl Stack {
             pmtu: PmtuCache::new(PMTU_ENTRIES, pmtu_key),
             icmp_limiter: IcmpRateLimiter::new(ICMP_PEERS),
             sockets: SocketTable::new(table_key),
+            udp_mem: UdpMemory::default(),
             tx,
             loopback: VecDeque::new(),
             stats: Stats::default(),
@@ -150,6 +154,21 @@ impl Stack {
     /// The counters in `/proc/net/snmp` layout (`Ip:`, `Icmp:`, `IcmpMsg:`, `Udp:`).
     pub fn snmp(&self) -> String {
         self.stats.snmp(self.config.sysctls.ip_default_ttl)
+    }
+
+    /// The pages UDP sockets hold against `udp_mem` (L6.4).
+    pub fn udp_memory(&self) -> UdpMemory {
+        self.udp_mem
+    }
+
+    /// The UDP line of `/proc/net/sockstat`: sockets in use and pages held (`UDP: inuse N mem
+    /// M`; the pages as the `udp_mem` limits see them, L6.4).
+    pub fn sockstat(&self) -> String {
+        format!(
+            "UDP: inuse {} mem {}\n",
+            self.sockets.iter().filter(|(_, s)| s.is_bound()).count(),
+            self.udp_mem.allocated()
+        )
     }
 
     /// The `IpExt:` counters in `/proc/net/netstat` layout.

@@ -390,7 +390,7 @@ impl UdpSocket {
     /// # Errors
     /// ENETDOWN when the runtime has stopped.
     pub fn pending(&self) -> io::Result<usize> {
-        self.get(|s, h| s.pending(h))
+        self.call(|s, h, _| s.pending(h))
     }
 
     /// IP_RECVERR (L1.5, L1.7).

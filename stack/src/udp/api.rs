@@ -76,7 +76,10 @@ impl Stack {
     /// # Errors
     /// `EBADF` for an unknown handle.
     pub fn close(&mut self, h: SocketHandle) -> io::Result<()> {
-        self.sockets.remove(h).map(|_| ()).ok_or_else(ebadf)
+        let mut s = self.sockets.remove(h).ok_or_else(ebadf)?;
+        // udp_destruct_sock: what it held goes back to udp_mem.
+        self.udp_mem.release_socket(&mut s, &self.config.sysctls);
+        Ok(())
     }
 
     /// The number of open sockets.
@@ -314,6 +317,7 @@ impl Stack {
             return Err(err.into());
         }
         let peek = flags.contains(RecvFlags::PEEK);
+        s.refill_reader();
         let Some(d) = s.rx_queue.front() else {
             return Err(Errno::EAGAIN.into());
         };
@@ -324,7 +328,10 @@ impl Stack {
         let (from, full_len) = (d.from, d.data.len());
         if !peek {
             if let Some(d) = s.rx_queue.pop_front() {
-                s.rmem_alloc -= d.truesize;
+                s.reader_len = s.reader_len.saturating_sub(1);
+                // L6.3: released now or later, as udp_rmem_release decides.
+                self.udp_mem
+                    .release_read(s, d.truesize, &self.config.sysctls);
                 self.pool.give(d.data);
             }
             self.stats.udp.in_datagrams += 1;
@@ -352,7 +359,8 @@ impl Stack {
             .err_queue
             .pop_front()
             .ok_or_else(|| io::Error::from(Errno::EAGAIN))?;
-        s.rmem_alloc -= entry.truesize;
+        self.udp_mem
+            .release_error(s, entry.truesize, &self.config.sysctls);
         // sock_dequeue_err_skb
         let next_icmp = s
             .err_queue
@@ -408,14 +416,11 @@ impl Stack {
     ///
     /// # Errors
     /// `EBADF` for an unknown handle.
-    pub fn pending(&self, h: SocketHandle) -> io::Result<usize> {
-        Ok(self
-            .sockets
-            .get(h)
-            .ok_or_else(ebadf)?
-            .rx_queue
-            .front()
-            .map_or(0, |d| d.data.len()))
+    pub fn pending(&mut self, h: SocketHandle) -> io::Result<usize> {
+        let s = self.socket_mut(h)?;
+        // first_packet_length looks at the reader's queue, refilling it first.
+        s.refill_reader();
+        Ok(s.rx_queue.front().map_or(0, |d| d.data.len()))
     }
 
     /// What `poll(2)` would report now.
@@ -561,11 +566,13 @@ impl Stack {
     /// # Errors
     /// `EBADF` for an unknown handle.
     pub fn set_recv_error(&mut self, h: SocketHandle, on: bool) -> io::Result<()> {
-        let s = self.socket_mut(h)?;
+        let s = self.sockets.get_mut(h).ok_or_else(ebadf)?;
         s.recv_err = on;
         if !on {
-            let freed: usize = s.err_queue.drain(..).map(|e| e.truesize).sum();
-            s.rmem_alloc -= freed;
+            let sizes: Vec<usize> = s.err_queue.drain(..).map(|e| e.truesize).collect();
+            for size in sizes {
+                self.udp_mem.release_error(s, size, &self.config.sysctls);
+            }
         }
         Ok(())
     }
@@ -678,7 +685,8 @@ impl Stack {
                 hex(remote),
                 state,
                 0,
-                s.rmem_alloc,
+                // udp_rqueue_get: read datagrams not yet released do not show.
+                s.rmem_alloc - s.forward_deficit,
                 0,
                 0,
                 0,

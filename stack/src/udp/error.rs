@@ -7,6 +7,7 @@ use std::net::SocketAddrV4;
 
 use tracing::debug;
 
+use super::memory::UdpMemory;
 use super::socket::{ErrQueueEntry, ErrorOrigin, ExtendedError, PmtuMode};
 use crate::errno::Errno;
 use crate::iface::stack::Stack;
@@ -120,7 +121,7 @@ impl Stack {
         } else {
             // L1.7: queued if it fits (strictly below rcvbuf); the pending error is set anyway.
             if s.rmem_alloc + icmp_truesize < s.rcvbuf {
-                s.rmem_alloc += icmp_truesize;
+                UdpMemory::charge_error(s, icmp_truesize);
                 s.err_queue.push_back(ErrQueueEntry {
                     error: ExtendedError {
                         errno,

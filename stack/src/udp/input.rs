@@ -10,7 +10,7 @@ use std::net::SocketAddrV4;
 
 use tracing::{debug, trace};
 
-use super::memory::admits;
+use super::memory::Refusal;
 use super::socket::Datagram;
 use super::SocketHandle;
 use crate::iface::stack::Stack;
@@ -98,18 +98,29 @@ impl Stack {
         let Some(s) = self.sockets.get_mut(h) else {
             return false;
         };
-        if !admits(s.rmem_alloc, size, s.rcvbuf) {
+        if let Err(refusal) = self.udp_mem.charge_datagram(s, size, &self.config.sysctls) {
             s.drops += 1;
             let (rmem, rcvbuf) = (s.rmem_alloc, s.rcvbuf);
-            self.stats.udp.rcvbuf_errors += 1;
             self.stats.udp.in_errors += 1;
-            self.drop_frame(
-                DropReason::UdpRcvbuf,
-                &format_args!("{h}: {rmem} + {size} > rcvbuf {rcvbuf}"),
-            );
+            match refusal {
+                Refusal::Rcvbuf => {
+                    self.stats.udp.rcvbuf_errors += 1;
+                    self.drop_frame(
+                        DropReason::UdpRcvbuf,
+                        &format_args!("{h}: {rmem} + {size} > rcvbuf {rcvbuf}"),
+                    );
+                }
+                Refusal::Memory => {
+                    self.stats.udp.mem_errors += 1;
+                    let pages = self.udp_mem.allocated();
+                    self.drop_frame(
+                        DropReason::UdpMem,
+                        &format_args!("{h}: udp_mem refused ({pages} pages in use)"),
+                    );
+                }
+            }
             return false;
         }
-        s.rmem_alloc += size;
         s.rx_queue.push_back(Datagram {
             from,
             data: self.pool.copy_of(payload),

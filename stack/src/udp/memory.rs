@@ -1,5 +1,6 @@
 //! Receive-buffer accounting: the truesize a datagram is charged (L6.2), SO_RCVBUF/SO_SNDBUF
-//! arithmetic (L6.1) and receive admission (L6.3).
+//! arithmetic (L6.1), receive admission (L6.3), and the pages all sockets hold against
+//! `udp_mem` (L6.4, [`UdpMemory`]).
 //!
 //! # truesize
 //!
@@ -18,6 +19,9 @@
 //! 6.18 (832 for tiny payloads, 2304 for 1000–1472-byte payloads) are two points of this
 //! function. `truesize` takes the Ethernet frame length: for a datagram that arrived over the
 //! link that is the frame's length; for one looped back locally it is the IP length plus 14.
+
+use super::socket::UdpSocket;
+use crate::config::Sysctls;
 
 /// `SKB_DATA_ALIGN(sizeof(struct sk_buff))` on x86-64.
 const SK_BUFF: usize = 256;
@@ -72,6 +76,195 @@ fn buffer_for(value: i32, max: u32, force: bool, min: usize) -> usize {
 /// nothing is charged to the socket yet (so even a tiny buffer always takes one datagram).
 pub fn admits(rmem_alloc: usize, truesize: usize, rcvbuf: usize) -> bool {
     rmem_alloc + truesize <= rcvbuf || rmem_alloc == 0
+}
+
+/// The page size the kernel accounts socket memory in (`PAGE_SIZE`, `SK_MEM_QUANTUM`).
+pub const PAGE: usize = 4096;
+
+/// `sk_mem_pages`: whole pages needed for `bytes`.
+fn pages_for(bytes: usize) -> usize {
+    bytes.div_ceil(PAGE)
+}
+
+/// Why a datagram was not queued.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Refusal {
+    /// The socket's receive buffer is full (L6.3): `RcvbufErrors`.
+    Rcvbuf,
+    /// `udp_mem` refused the pages (L6.4): `MemErrors`.
+    Memory,
+}
+
+/// The memory all UDP sockets of a stack hold, in pages (`udp_memory_allocated`), with the
+/// per-CPU reserve Linux batches updates through (`per_cpu_fw_alloc`, for one CPU).
+///
+/// # How Linux accounts a socket's receive memory (6.18)
+///
+/// * **Forward allocation.** A socket charges each queued datagram's truesize to
+///   `sk_rmem_alloc`, and pays for it from `sk_forward_alloc`, bytes it has already reserved
+///   from the global pool. When the reserve is short, it reserves the missing bytes rounded up
+///   to whole pages (`udp_rmem_schedule` → `__sk_mem_schedule`), which `udp_mem` may refuse
+///   (L6.4): at or under `udp_mem[0]` pages in all, granted; over `udp_mem[2]`, refused; in
+///   between, granted only while the socket holds less than `udp_rmem_min` (its
+///   `sk_rmem_alloc`, the new datagram included). `udp_mem[1]`, "pressure", changes nothing
+///   for UDP.
+/// * **Deferred release.** A datagram read is not uncharged at once (`udp_rmem_release`): its
+///   truesize joins a deficit, released — `sk_rmem_alloc` lowered, whole free pages returned
+///   to the pool — only when the deficit reaches a quarter of the receive buffer, or when no
+///   datagram is left in the reader's queue. Until then the memory still counts against
+///   SO_RCVBUF, so a full socket that reads one datagram may still refuse the next (the
+///   `rx_queue` column of `/proc/net/udp` shows `sk_rmem_alloc` minus the deficit).
+/// * **Two queues.** Arrivals go to `sk_receive_queue`; a reader works from its own
+///   `reader_queue` and moves everything over when that is empty (and after each release).
+///   "No datagram left" means in the reader's queue.
+/// * **Error-queue entries** are charged to `sk_rmem_alloc` and taken from the forward
+///   allocation without asking the pool (`sk_mem_charge`); freeing one returns whole pages
+///   (`sk_mem_reclaim`).
+/// * **The per-CPU reserve.** Page counts reach the global counter in batches: each CPU
+///   collects changes until they reach `net.core.mem_pcpu_rsv` pages (256) either way. The
+///   limits are compared with the global counter, so they can be overshot by up to that much.
+///   udpstack has one CPU; set `mem_pcpu_rsv` to 0 for exact accounting.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct UdpMemory {
+    /// The global counter (`udp_memory_allocated`), in pages.
+    allocated: i64,
+    /// Changes not yet folded into it (this CPU's `per_cpu_fw_alloc`).
+    pcpu: i64,
+}
+
+impl UdpMemory {
+    /// The pages the limits are compared with (what `/proc/net/sockstat` shows as `mem`).
+    pub fn allocated(&self) -> u64 {
+        self.allocated.max(0) as u64
+    }
+
+    /// The pages actually reserved by sockets, the per-CPU reserve included.
+    pub fn reserved(&self) -> i64 {
+        self.allocated + self.pcpu
+    }
+
+    /// `sk_memory_allocated_add`.
+    fn add(&mut self, pages: i64, rsv: i64) {
+        self.pcpu += pages;
+        if self.pcpu >= rsv {
+            self.drain();
+        }
+    }
+
+    /// `sk_memory_allocated_sub`.
+    fn sub(&mut self, pages: i64, rsv: i64) {
+        self.pcpu -= pages;
+        if self.pcpu <= -rsv {
+            self.drain();
+        }
+    }
+
+    /// `proto_memory_pcpu_drain`.
+    fn drain(&mut self) {
+        self.allocated += self.pcpu;
+        self.pcpu = 0;
+    }
+
+    /// `__sk_mem_raise_allocated` for a receive: reserves `pages` for a socket holding
+    /// `rmem_alloc` bytes (the new datagram included), or refuses them.
+    fn raise(&mut self, pages: usize, rmem_alloc: usize, s: &Sysctls) -> bool {
+        let rsv = i64::from(s.mem_pcpu_rsv);
+        let pages = pages as i64;
+        self.add(pages, rsv);
+        let allocated = self.allocated();
+        let granted = allocated <= s.udp_mem[0]
+            || (allocated <= s.udp_mem[2] && rmem_alloc < s.udp_rmem_min as usize);
+        if !granted {
+            self.sub(pages, rsv);
+        }
+        granted
+    }
+
+    /// Queues-to-be: charges a received datagram of `size` (truesize) to `sock`, or says why
+    /// not (`__udp_enqueue_schedule_skb`, L6.3 then L6.4). On success the caller queues it.
+    pub(crate) fn charge_datagram(
+        &mut self,
+        sock: &mut UdpSocket,
+        size: usize,
+        s: &Sysctls,
+    ) -> Result<(), Refusal> {
+        if !admits(sock.rmem_alloc, size, sock.rcvbuf) {
+            return Err(Refusal::Rcvbuf);
+        }
+        sock.rmem_alloc += size;
+        // udp_rmem_schedule
+        let short = size as i64 - sock.forward_alloc;
+        if short > 0 {
+            let pages = pages_for(short as usize);
+            if !self.raise(pages, sock.rmem_alloc, s) {
+                sock.rmem_alloc -= size;
+                return Err(Refusal::Memory);
+            }
+            sock.forward_alloc += (pages * PAGE) as i64;
+        }
+        sock.forward_alloc -= size as i64;
+        Ok(())
+    }
+
+    /// `udp_rmem_release(size, partial = 1)` after the reader took a datagram of `size` off the
+    /// front of `sock`'s queue.
+    pub(crate) fn release_read(&mut self, sock: &mut UdpSocket, size: usize, s: &Sysctls) {
+        sock.forward_deficit += size;
+        if sock.forward_deficit < sock.rcvbuf >> 2 && sock.reader_len > 0 {
+            return;
+        }
+        let size = std::mem::take(&mut sock.forward_deficit);
+        self.release(sock, size, 1, s);
+    }
+
+    /// The release proper: `size` bytes uncharged, whole free pages (keeping `partial` bytes
+    /// back) returned, and the reader's queue refilled.
+    fn release(&mut self, sock: &mut UdpSocket, size: usize, partial: i64, s: &Sysctls) {
+        let free = sock.forward_alloc + size as i64 - partial;
+        let pages = if free > 0 { free / PAGE as i64 } else { 0 };
+        sock.forward_alloc += size as i64 - pages * PAGE as i64;
+        if pages > 0 {
+            self.sub(pages, i64::from(s.mem_pcpu_rsv));
+        }
+        sock.rmem_alloc -= size;
+        sock.reader_len = sock.rx_queue.len();
+    }
+
+    /// `skb_set_owner_r` for an error-queue entry of `size` (truesize): charged, paid from the
+    /// forward allocation (which may go negative), nothing asked of the pool.
+    pub(crate) fn charge_error(sock: &mut UdpSocket, size: usize) {
+        sock.rmem_alloc += size;
+        sock.forward_alloc -= size as i64;
+    }
+
+    /// `sock_rfree` for an error-queue entry of `size`: uncharged, and whole free pages of the
+    /// forward allocation returned (`sk_mem_reclaim`).
+    pub(crate) fn release_error(&mut self, sock: &mut UdpSocket, size: usize, s: &Sysctls) {
+        sock.rmem_alloc -= size;
+        sock.forward_alloc += size as i64;
+        self.reclaim(sock, s);
+    }
+
+    /// `sk_mem_reclaim`: returns the forward allocation's whole pages.
+    fn reclaim(&mut self, sock: &mut UdpSocket, s: &Sysctls) {
+        if sock.forward_alloc >= PAGE as i64 {
+            let pages = sock.forward_alloc / PAGE as i64;
+            sock.forward_alloc -= pages * PAGE as i64;
+            self.sub(pages, i64::from(s.mem_pcpu_rsv));
+        }
+    }
+
+    /// A socket closed (`udp_destruct_sock`, `inet_sock_destruct`): everything it held goes
+    /// back to the pool.
+    pub(crate) fn release_socket(&mut self, sock: &mut UdpSocket, s: &Sysctls) {
+        let queued: usize = sock.rx_queue.drain(..).map(|d| d.truesize).sum();
+        let size = queued + std::mem::take(&mut sock.forward_deficit);
+        self.release(sock, size, 0, s);
+        let errors: Vec<usize> = sock.err_queue.drain(..).map(|e| e.truesize).collect();
+        for size in errors {
+            self.release_error(sock, size, s);
+        }
+    }
 }
 
 #[cfg(test)]

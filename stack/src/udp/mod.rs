@@ -12,7 +12,7 @@ mod socket;
 pub(crate) mod table;
 
 pub use api::{ErrorMessage, Readiness, Received};
-pub use memory::truesize;
+pub use memory::{truesize, UdpMemory};
 pub use output::MAX_PAYLOAD;
 pub use socket::{ErrorOrigin, ExtendedError, PmtuMode, SocketHandle};
 

@@ -11,6 +11,7 @@ use std::net::{Ipv4Addr, SocketAddrV4};
 
 use tracing::debug;
 
+use super::memory::UdpMemory;
 use super::socket::{ErrQueueEntry, ErrorOrigin, ExtendedError, PmtuMode};
 use super::{SendFlags, SocketHandle};
 use crate::errno::Errno;
@@ -176,7 +177,7 @@ impl Stack {
             return;
         }
         let port = s.peer.map_or(0, |p| p.port());
-        s.rmem_alloc += LOCAL_ERROR_TRUESIZE;
+        UdpMemory::charge_error(s, LOCAL_ERROR_TRUESIZE);
         s.err_queue.push_back(ErrQueueEntry {
             error: ExtendedError {
                 errno: Errno::EMSGSIZE,

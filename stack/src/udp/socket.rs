@@ -158,8 +158,17 @@ pub(crate) struct UdpSocket {
     pub sndbuf: usize,
     /// Received datagrams.
     pub rx_queue: VecDeque<Datagram>,
-    /// Bytes charged to the receive buffer: datagrams and error-queue entries (`sk_rmem_alloc`).
+    /// Bytes charged to the receive buffer: datagrams and error-queue entries (`sk_rmem_alloc`),
+    /// read datagrams included until their release (L6.3, [`UdpMemory`](super::memory::UdpMemory)).
     pub rmem_alloc: usize,
+    /// Bytes reserved from `udp_mem` and not yet charged (`sk_forward_alloc`; negative while
+    /// error-queue entries borrow from it).
+    pub forward_alloc: i64,
+    /// Bytes read but not yet released (`forward_deficit`).
+    pub forward_deficit: usize,
+    /// How many datagrams at the front of `rx_queue` are in the reader's queue
+    /// (`reader_queue`); the rest are still in `sk_receive_queue`.
+    pub reader_len: usize,
     /// Datagrams dropped at this socket (`sk_drops`, the "drops" column of /proc/net/udp).
     pub drops: u64,
     /// The pending error (`sk_err`, L1.6).
@@ -193,11 +202,22 @@ impl UdpSocket {
             sndbuf,
             rx_queue: VecDeque::new(),
             rmem_alloc: 0,
+            forward_alloc: 0,
+            forward_deficit: 0,
+            reader_len: 0,
             drops: 0,
             pending_error: None,
             err_queue: VecDeque::new(),
             ip_id: 0,
             hash_seq: 0,
+        }
+    }
+
+    /// Moves every arrival into the reader's queue if that is empty (what `__skb_recv_udp` and
+    /// `first_packet_length` do before looking at it).
+    pub fn refill_reader(&mut self) {
+        if self.reader_len == 0 {
+            self.reader_len = self.rx_queue.len();
         }
     }
 
