@@ -1,12 +1,17 @@
-//! Rule tests of receive memory: when a read datagram's memory is released (L6.3, Linux's
-//! deferred `udp_rmem_release`), and the pages all sockets hold against `udp_mem` (L6.4).
+//! Rule tests of socket memory: when a read datagram's memory is released (L6.3, Linux's
+//! deferred `udp_rmem_release`), the pages all sockets hold against `udp_mem` (L6.4), and the
+//! send buffer: packets charged until they leave, EAGAIN, ENOBUFS, `SndbufErrors`, SIOCOUTQ
+//! and POLLOUT (L6.5, L6.6).
 //!
 //! Stack B (10.0.0.2) gets hand-built datagrams from the probe ([`Probed`]). Tiny datagrams
 //! cost 832 bytes of truesize each (L6.2).
 
 use std::net::SocketAddrV4;
 
-use udpstack::{SocketHandle, Stack};
+use std::net::Ipv4Addr;
+
+use udpstack::errno::Errno;
+use udpstack::{Duration, SocketHandle, Stack};
 use udpstack_tests::fixture::*;
 
 const TINY: usize = 832;
@@ -273,4 +278,146 @@ fn error_queue_entries_borrow_from_the_forward_allocation() {
     assert_eq!(p.stack().udp_memory().reserved(), 1, "one page kept");
     p.stack().close(a).unwrap();
     assert_eq!(p.stack().udp_memory().reserved(), 0);
+}
+
+// ---------------------------------------------------------------------------------------------
+// L6.5, L6.6: the send buffer.
+
+/// A host on the segment that never answers ARP: frames to it wait in the neighbour queue,
+/// charged to their sockets, until resolution fails (3 s).
+const SILENT: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 77);
+/// An off-link address: no route (B has no gateway).
+const NOWHERE: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 1);
+
+/// A socket on port 6000 with SO_SNDBUF `sndbuf` (stored doubled).
+fn sender(sysctls: &[(&str, &str)], sndbuf: i32) -> (Probed, SocketHandle) {
+    let (mut p, _) = receiver(sysctls, 4096);
+    let s = p.stack();
+    let h = s.udp_socket();
+    s.bind(h, sa(IP_B, 6000)).unwrap();
+    s.set_send_buffer_size(h, sndbuf).unwrap();
+    (p, h)
+}
+
+fn send_len(p: &mut Probed, h: SocketHandle, len: usize, to: Ipv4Addr) -> Result<usize, Errno> {
+    send_port(p, h, len, sa(to, 9))
+}
+
+fn send_port(
+    p: &mut Probed,
+    h: SocketHandle,
+    len: usize,
+    to: SocketAddrV4,
+) -> Result<usize, Errno> {
+    let now = p.now();
+    let r = p.stack().send_to(now, h, &vec![0x77; len], to);
+    r.map_err(|e| Errno(e.raw_os_error().expect("an errno")))
+}
+
+#[test]
+fn packets_are_charged_to_the_send_buffer_until_they_leave() {
+    // L6.5, L6.6: SIOCOUTQ counts a packet's truesize from the send until the device takes it
+    // (poll_transmit), or until it is dropped (here: ARP gives up after 3 s).
+    let (mut p, h) = sender(&[], 1 << 20);
+    p.introduce();
+    send_len(&mut p, h, 100, IP_PROBE).unwrap();
+    assert_eq!(p.stack().outq(h).unwrap(), 832, "queued for the device");
+    p.settle();
+    assert_eq!(p.stack().outq(h).unwrap(), 0, "sent");
+    send_len(&mut p, h, 100, SILENT).unwrap();
+    send_len(&mut p, h, 3000, SILENT).unwrap();
+    assert_eq!(p.stack().outq(h).unwrap(), 832 + 2304 + 2304 + 832);
+    let row = udp_row(p.stack(), sa(IP_B, 6000));
+    assert_eq!(row[4], format!("{:08X}:00000000", 832 + 2304 + 2304 + 832));
+    p.advance(Duration::from_secs(4));
+    assert_eq!(p.stack().outq(h).unwrap(), 0, "freed when ARP failed");
+    // Datagrams to ourselves go through the loopback device, which frees them at once.
+    send_len(&mut p, h, 100, IP_B).unwrap();
+    assert_eq!(p.stack().outq(h).unwrap(), 0);
+}
+
+#[test]
+fn a_full_send_buffer_is_eagain_and_taints_the_socket_s_later_errors() {
+    // L6.5 (obs: SO_SNDBUF 2304 → 4608: six 100-byte datagrams, the seventh EAGAIN with
+    // SndbufErrors; afterwards ENETUNREACH and EMSGSIZE count SndbufErrors too — SOCK_NOSPACE
+    // stays set — but EINVAL for port 0 and EMSGSIZE above 65535, refused before the route
+    // lookup, do not).
+    let (mut p, h) = sender(&[], 2304);
+    for _ in 0..6 {
+        send_len(&mut p, h, 100, SILENT).unwrap();
+    }
+    let errors = |p: &mut Probed| p.stack().stats().udp.sndbuf_errors;
+    assert_eq!(send_len(&mut p, h, 100, SILENT), Err(Errno::EAGAIN));
+    assert_eq!(errors(&mut p), 1);
+    assert_eq!(p.stack().stats().udp.out_datagrams, 6);
+    assert_eq!(send_len(&mut p, h, 1, NOWHERE), Err(Errno::ENETUNREACH));
+    assert_eq!(errors(&mut p), 2);
+    p.stack()
+        .set_mtu_discover(h, udpstack::udp::PmtuMode::Do)
+        .unwrap();
+    assert_eq!(send_len(&mut p, h, 2000, SILENT), Err(Errno::EMSGSIZE));
+    assert_eq!(errors(&mut p), 3);
+    assert_eq!(send_port(&mut p, h, 1, sa(SILENT, 0)), Err(Errno::EINVAL));
+    assert_eq!(send_len(&mut p, h, 65536, SILENT), Err(Errno::EMSGSIZE));
+    assert_eq!(errors(&mut p), 3);
+}
+
+#[test]
+fn fragments_beyond_twice_the_send_buffer_are_enobufs() {
+    // L6.5 (obs: each packet after a datagram's first needs the bytes in flight, its own
+    // packets so far and a bias of 1 to stay within 2 × SO_SNDBUF): the largest datagram from
+    // an empty buffer is 5912 bytes at SO_SNDBUF 4608, 11832 at 8192 and at 9216. ENOBUFS
+    // sends nothing, counts SndbufErrors, and does not taint the socket.
+    for (sndbuf, largest) in [(2304, 5912), (4096, 11_832), (4608, 11_832)] {
+        let (mut p, h) = sender(&[], sndbuf);
+        assert_eq!(
+            send_len(&mut p, h, largest + 1, SILENT),
+            Err(Errno::ENOBUFS),
+            "{sndbuf}"
+        );
+        assert_eq!(p.stack().outq(h).unwrap(), 0);
+        assert_eq!(p.stack().stats().udp.sndbuf_errors, 1);
+        assert_eq!(send_len(&mut p, h, 1, NOWHERE), Err(Errno::ENETUNREACH));
+        assert_eq!(p.stack().stats().udp.sndbuf_errors, 1, "not tainted");
+        assert_eq!(
+            send_len(&mut p, h, largest, SILENT),
+            Ok(largest),
+            "{sndbuf}"
+        );
+    }
+}
+
+#[test]
+fn writable_needs_in_flight_below_half_the_send_buffer() {
+    // L6.6 (obs, SO_SNDBUF 4608: POLLOUT with 0, 832 and 1664 bytes in flight, not with 2496).
+    let (mut p, h) = sender(&[], 2304);
+    let mut writable = Vec::new();
+    for _ in 0..4 {
+        writable.push(p.stack().readiness(h).unwrap().writable);
+        send_len(&mut p, h, 10, SILENT).unwrap();
+    }
+    assert_eq!(writable, [true, true, true, false]);
+}
+
+#[test]
+fn a_closed_socket_s_packets_charge_no_one_when_they_go() {
+    // L6.5: a socket closed with a packet in flight; a new socket in its slot is not charged
+    // for it when it goes (here: dropped when ARP fails, 3 s after it was sent).
+    let (mut p, h) = sender(&[], 1 << 20);
+    send_len(&mut p, h, 100, SILENT).unwrap();
+    p.stack().close(h).unwrap();
+    p.advance(Duration::from_millis(2500));
+    let s = p.stack();
+    let g = s.udp_socket();
+    s.bind(g, sa(IP_B, 6001)).unwrap();
+    send_len(&mut p, g, 100, Ipv4Addr::new(10, 0, 0, 78)).unwrap();
+    assert_eq!(p.stack().outq(g).unwrap(), 832);
+    p.advance(Duration::from_millis(1000));
+    assert_eq!(
+        p.stack().outq(g).unwrap(),
+        832,
+        "the old packet went, not this one"
+    );
+    p.advance(Duration::from_secs(3));
+    assert_eq!(p.stack().outq(g).unwrap(), 0);
 }

@@ -1,6 +1,9 @@
-//! Receive-buffer accounting against the kernel over TAP (L6.2, L6.3): the same datagrams sent
-//! to a kernel socket and to a stack socket with the same SO_RCVBUF, and what each admits,
-//! shows in `/proc/net/udp` and drops, step by step.
+//! Socket memory against the kernel over TAP. Receive side (L6.2, L6.3): the same datagrams
+//! sent to a kernel socket and to a stack socket with the same SO_RCVBUF, and what each admits,
+//! shows in `/proc/net/udp` and drops, step by step. Send side (L6.5, L6.6): a kernel socket
+//! and a stack socket with the same SO_SNDBUF sending to a neighbour that never answers ARP,
+//! so that every packet stays charged: the bytes in flight (`tx_queue`, which is SIOCOUTQ),
+//! POLLOUT, EAGAIN, ENOBUFS and `SndbufErrors`.
 //!
 //! The kernel receives from the TAP, written in blocking mode (`tun_get_user` → `tun_alloc_skb`,
 //! the allocation udpstack's truesize is modelled on; see `TapDevice::set_blocking_writes`);
@@ -226,4 +229,175 @@ fn read_datagrams_are_released_in_batches_as_in_the_kernel() -> io::Result<()> {
         "read_datagrams_are_released_in_batches_as_in_the_kernel",
         &deferred_release,
     )
+}
+
+/// A host on the TAP link that nobody answers ARP for.
+const SILENT: std::net::Ipv4Addr = std::net::Ipv4Addr::new(10, 0, 0, 77);
+
+/// One side sending, SO_SNDBUF 2304 (4608 stored) on each new socket.
+trait Sender {
+    /// A new socket: its local address.
+    fn open(&mut self) -> io::Result<SocketAddrV4>;
+    /// Sends `len` bytes to SILENT:9 without blocking.
+    fn send(&self, len: usize) -> io::Result<usize>;
+    /// POLLOUT now.
+    fn writable(&self) -> io::Result<bool>;
+    /// The tx_queue column of the socket's /proc/net/udp row (SIOCOUTQ).
+    fn tx_queue(&self, local: SocketAddrV4) -> usize;
+    /// `Udp: SndbufErrors` of the sending host.
+    fn sndbuf_errors(&self) -> u64;
+}
+
+fn parse_tx(table: &str, local: SocketAddrV4) -> usize {
+    let key = format!(
+        "{:08X}:{:04X}",
+        u32::from_le_bytes(local.ip().octets()),
+        local.port()
+    );
+    let line = table
+        .lines()
+        .find(|l| l.split_whitespace().nth(1) == Some(key.as_str()))
+        .unwrap_or_else(|| panic!("no row {key} in\n{table}"));
+    let field = line.split_whitespace().nth(4).expect("tx:rx");
+    usize::from_str_radix(field.split(':').next().expect("tx"), 16).expect("hex")
+}
+
+struct KernelSends<'a> {
+    tap: &'a Tap,
+    sock: Option<KernelSock>,
+}
+
+impl Sender for KernelSends<'_> {
+    fn open(&mut self) -> io::Result<SocketAddrV4> {
+        let sock = KernelSock::bind(&self.tap.ns, sa(KERNEL_IP, 0))?;
+        rustix::net::sockopt::set_socket_send_buffer_size(&sock.0, 2304)?;
+        sock.0.set_nonblocking(true)?;
+        let local = match sock.0.local_addr()? {
+            std::net::SocketAddr::V4(a) => a,
+            other => panic!("{other}"),
+        };
+        self.sock = Some(sock);
+        Ok(local)
+    }
+    fn send(&self, len: usize) -> io::Result<usize> {
+        let s = &self.sock.as_ref().expect("open").0;
+        s.send_to(&vec![7u8; len], sa(SILENT, 9))
+    }
+    fn writable(&self) -> io::Result<bool> {
+        use std::os::fd::AsFd;
+        let s = &self.sock.as_ref().expect("open").0;
+        let ready = poll_fd(s.as_fd(), nix::poll::PollFlags::POLLOUT, Duration::ZERO)?;
+        Ok(ready.contains(nix::poll::PollFlags::POLLOUT))
+    }
+    fn tx_queue(&self, local: SocketAddrV4) -> usize {
+        let table = self
+            .tap
+            .ns
+            .enter(|| std::fs::read_to_string("/proc/thread-self/net/udp"))
+            .expect("enter")
+            .expect("read /proc/net/udp");
+        parse_tx(&table, local)
+    }
+    fn sndbuf_errors(&self) -> u64 {
+        kernel_counter(&self.tap.ns, "Udp", "SndbufErrors")
+    }
+}
+
+struct StackSends<'a> {
+    tap: &'a Tap,
+    sock: Option<UdpSocket>,
+}
+
+impl Sender for StackSends<'_> {
+    fn open(&mut self) -> io::Result<SocketAddrV4> {
+        let sock = self.tap.rt.bind(sa(STACK_IP, 0))?;
+        sock.set_send_buffer_size(2304)?;
+        sock.set_nonblocking(true)?;
+        let local = match sock.local_addr()? {
+            std::net::SocketAddr::V4(a) => a,
+            other => panic!("{other}"),
+        };
+        self.sock = Some(sock);
+        Ok(local)
+    }
+    fn send(&self, len: usize) -> io::Result<usize> {
+        self.sock
+            .as_ref()
+            .expect("open")
+            .send_to(&vec![7u8; len], sa(SILENT, 9))
+    }
+    fn writable(&self) -> io::Result<bool> {
+        Ok(self.sock.as_ref().expect("open").readiness()?.writable)
+    }
+    fn tx_queue(&self, _local: SocketAddrV4) -> usize {
+        let local = match self.sock.as_ref().expect("open").local_addr() {
+            Ok(std::net::SocketAddr::V4(a)) => a,
+            other => panic!("{other:?}"),
+        };
+        parse_tx(&self.tap.rt.udp_table(), local)
+    }
+    fn sndbuf_errors(&self) -> u64 {
+        self.tap.rt.stats().udp.sndbuf_errors
+    }
+}
+
+/// For 100, 1000 and 3000-byte datagrams, a new socket sends until EAGAIN, noting POLLOUT
+/// before and the bytes in flight after each send; then a 5913-byte datagram (ENOBUFS at this
+/// SO_SNDBUF) and a 5912-byte one; and the SndbufErrors each part counted.
+fn send_buffer(s: &mut dyn Sender) -> io::Result<Transcript> {
+    let mut t = Transcript::new(&[]);
+    for len in [100, 1000, 3000] {
+        let local = s.open()?;
+        let before = s.sndbuf_errors();
+        for i in 0..12 {
+            let writable = s.writable()?;
+            let r = s.send(len);
+            let queued = s.tx_queue(local);
+            t.note(
+                &format!("{len} bytes, send {i}"),
+                format_args!("pollout {writable} -> {} in flight {queued}", show(&r)),
+            );
+            if r.is_err() {
+                break;
+            }
+        }
+        t.note("SndbufErrors", s.sndbuf_errors() - before);
+    }
+    let local = s.open()?;
+    let before = s.sndbuf_errors();
+    for len in [5913, 5912] {
+        let r = s.send(len);
+        t.note(
+            &format!("{len} bytes"),
+            format_args!("{} in flight {}", show(&r), s.tx_queue(local)),
+        );
+    }
+    t.note("SndbufErrors", s.sndbuf_errors() - before);
+    Ok(t)
+}
+
+fn show(r: &io::Result<usize>) -> String {
+    match r {
+        Ok(n) => format!("Ok({n})"),
+        Err(e) => describe(e),
+    }
+}
+
+#[test]
+fn the_send_buffer_fills_and_refuses_as_in_the_kernel() -> io::Result<()> {
+    // L6.5, L6.6: charged per packet until it leaves, POLLOUT below half SO_SNDBUF, EAGAIN at
+    // SO_SNDBUF, ENOBUFS when a datagram's fragments pass twice SO_SNDBUF.
+    let Some(tap) = Tap::open("the_send_buffer_fills_and_refuses_as_in_the_kernel")? else {
+        return Ok(());
+    };
+    let kernel = send_buffer(&mut KernelSends {
+        tap: &tap,
+        sock: None,
+    })?;
+    let stack = send_buffer(&mut StackSends {
+        tap: &tap,
+        sock: None,
+    })?;
+    assert_same(&kernel, &stack);
+    Ok(())
 }

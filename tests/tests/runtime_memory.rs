@@ -227,3 +227,61 @@ fn counters_and_tables_are_readable_while_running() {
     assert!(b.udp_table().contains("0200000A:0007"), "{}", b.udp_table());
     assert_eq!(b.device_errors().0, 0);
 }
+
+/// A runtime whose stack's ARP gives up after `fail_after` (one request, that long to wait),
+/// on a link where nobody answers: a socket's packets to 10.0.0.77 stay in flight until then.
+fn silent_link(fail_after_ms: u32) -> (Runtime, UdpSocket) {
+    let (la, _lb) = MemoryLink::pair(LinkConfig::default(), 5);
+    let mut c = config(IP_A, MAC_A);
+    c.set_sysctl("net.ipv4.neigh.default.mcast_solicit", "1")
+        .unwrap();
+    c.set_sysctl(
+        "net.ipv4.neigh.default.retrans_time_ms",
+        &fail_after_ms.to_string(),
+    )
+    .unwrap();
+    let rt = Runtime::start(la, c, 3).unwrap();
+    let s = rt.bind("10.0.0.1:0").unwrap();
+    s.set_send_buffer_size(2304).unwrap(); // 4608: six 100-byte datagrams in flight
+    (rt, s)
+}
+
+#[test]
+fn a_blocking_send_waits_for_room_then_times_out_with_eagain() {
+    // L6.5: a blocking socket with a full send buffer waits; SO_SNDTIMEO ends the wait with
+    // EAGAIN, counted as SndbufErrors.
+    let (rt, s) = silent_link(60_000);
+    for _ in 0..6 {
+        s.send_to(&[0u8; 100], "10.0.0.77:9").unwrap();
+    }
+    s.set_write_timeout(Some(Duration::from_millis(100)))
+        .unwrap();
+    let start = Instant::now();
+    let e = s.send_to(&[0u8; 100], "10.0.0.77:9").unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::WouldBlock);
+    assert!(start.elapsed() >= Duration::from_millis(100));
+    assert_eq!(rt.stats().udp.sndbuf_errors, 1);
+    // Non-blocking: at once.
+    s.set_nonblocking(true).unwrap();
+    let start = Instant::now();
+    let e = s.send_to(&[0u8; 100], "10.0.0.77:9").unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::WouldBlock);
+    assert!(start.elapsed() < Duration::from_millis(100));
+    assert_eq!(rt.stats().udp.sndbuf_errors, 2);
+}
+
+#[test]
+fn a_blocked_send_goes_ahead_when_packets_leave() {
+    // L6.5: room in the send buffer (here: ARP gave up and freed the queued packets after
+    // 200 ms) lets a blocked send through, and nothing is counted.
+    let (rt, s) = silent_link(200);
+    for _ in 0..6 {
+        s.send_to(&[0u8; 100], "10.0.0.77:9").unwrap();
+    }
+    let start = Instant::now();
+    s.send_to(&[0u8; 100], "10.0.0.77:9").unwrap();
+    assert!(start.elapsed() >= Duration::from_millis(150), "it waited");
+    assert!(start.elapsed() < Duration::from_secs(5));
+    assert_eq!(rt.stats().udp.sndbuf_errors, 0);
+    assert_eq!(rt.stats().udp.out_datagrams, 7);
+}

@@ -132,7 +132,7 @@ impl Stack {
             ArpOperation::Reply => self.stats.link.arp_replies_out += 1,
         }
         debug!(target: "udpstack::arp", ?op, %eth_dst, %target_ip, "arp out");
-        let _ = self.transmit(TxFrame { data, owner: None });
+        let _ = self.transmit(TxFrame::unowned(data));
     }
 
     /// Sends frames whose next hop was just resolved.
@@ -167,6 +167,7 @@ impl Stack {
                     }
                     Resolve::Queued { dropped } => {
                         for f in dropped {
+                            self.uncharge(&f);
                             self.stats.link.unres_discards += 1;
                             self.drop_frame(
                                 DropReason::NeighborQueueOverflow,
@@ -178,6 +179,7 @@ impl Stack {
                         Ok(())
                     }
                     Resolve::Dropped(f) => {
+                        self.uncharge(&f);
                         // mcast_solicit = 0: the entry fails at once and the frame is freed,
                         // yet the send succeeds (neigh_resolve_output returns 0).
                         self.stats.link.neigh_failures += 1;
@@ -188,6 +190,7 @@ impl Stack {
                         Ok(())
                     }
                     Resolve::TableFull(f) => {
+                        self.uncharge(&f);
                         // neigh_create failed: the send fails with ENOBUFS.
                         self.drop_frame(
                             DropReason::NeighborTableFull,
@@ -222,6 +225,7 @@ impl Stack {
                             &format_args!("{ip} did not answer ARP"),
                         );
                         self.neighbor_failure_icmp(&frame);
+                        self.uncharge(&frame);
                     }
                 }
             }

@@ -252,6 +252,8 @@ impl Stack {
     pub fn poll_transmit(&mut self, now: Instant, buf: &mut [u8]) -> Option<usize> {
         self.advance_to(now);
         while let Some(frame) = self.tx.pop() {
+            // L6.5, L6.6: the device has the packet; its socket's send buffer is free of it.
+            self.uncharge(&frame);
             let len = frame.data.len();
             match buf.get_mut(..len) {
                 Some(dst) => {
@@ -335,11 +337,20 @@ impl Stack {
         Ok(route)
     }
 
+    /// A frame is gone, sent or dropped: the send buffer of the socket that sent it (if it is
+    /// still open) no longer holds it (`sock_wfree`, L6.5).
+    pub(crate) fn uncharge(&mut self, frame: &TxFrame) {
+        if let Some(s) = frame.owner.and_then(|h| self.sockets.get_mut(h)) {
+            s.wmem_alloc = s.wmem_alloc.saturating_sub(frame.truesize);
+        }
+    }
+
     /// Pushes a built frame to the transmit queue; `Err` (and a count) if it is full.
     pub(crate) fn transmit(&mut self, frame: TxFrame) -> Result<(), ()> {
         match self.tx.push(frame) {
             Ok(()) => Ok(()),
             Err(frame) => {
+                self.uncharge(&frame);
                 self.drop_frame(
                     DropReason::TxQueueFull,
                     &format_args!("{} bytes", frame.data.len()),

@@ -7,7 +7,7 @@
 use std::collections::VecDeque;
 
 use super::neighbor::QueuedFrame;
-use crate::udp::memory::truesize;
+use crate::udp::memory::send_truesize;
 use crate::udp::SocketHandle;
 
 /// A frame on its way out: Ethernet header included.
@@ -15,13 +15,28 @@ use crate::udp::SocketHandle;
 pub(crate) struct TxFrame {
     /// The frame's bytes.
     pub data: Vec<u8>,
-    /// The socket that sent it, if any.
+    /// The socket that sent it, if any: its send buffer is charged `truesize` until the frame
+    /// leaves (L6.5).
     pub owner: Option<SocketHandle>,
+    /// What the packet's buffer costs (`skb->truesize` of a sent packet, [`send_truesize`]).
+    pub truesize: usize,
+}
+
+impl TxFrame {
+    /// A frame not charged to any socket (ARP, ICMP the stack sends itself).
+    pub fn unowned(data: Vec<u8>) -> TxFrame {
+        let truesize = send_truesize(data.len().saturating_sub(crate::wire::ethernet::HEADER_LEN));
+        TxFrame {
+            data,
+            owner: None,
+            truesize,
+        }
+    }
 }
 
 impl QueuedFrame for TxFrame {
     fn truesize(&self) -> usize {
-        truesize(self.data.len())
+        self.truesize
     }
 }
 

@@ -15,6 +15,7 @@ use crate::iface::route::{NextHop, OutputRoute};
 use crate::iface::stack::Stack;
 use crate::iface::tx::TxFrame;
 use crate::stats::DropReason;
+use crate::udp::memory::send_truesize;
 use crate::udp::SocketHandle;
 use crate::wire::{
     ethernet, ipv4, udp, EtherType, EthernetRepr, IpProtocol, Ipv4Options, Ipv4Repr, MacAddr,
@@ -216,11 +217,17 @@ impl Stack {
                 self.drop_frame(DropReason::TxQueueFull, &"loopback queue full");
             })
         } else {
+            // L6.5: the socket's send buffer holds the packet until it leaves the device.
+            let truesize = send_truesize(ip_len);
+            if let Some(s) = tx.owner.and_then(|h| self.sockets.get_mut(h)) {
+                s.wmem_alloc += truesize;
+            }
             self.link_output(
                 tx.route.next_hop,
                 TxFrame {
                     data,
                     owner: tx.owner,
+                    truesize,
                 },
             )
         };

@@ -1,8 +1,8 @@
 //! [`poll`]: wait until any of several sockets is ready, as `poll(2)` does.
 //!
-//! Readable means a datagram is queued (POLLIN); writable is always true for now (POLLOUT: the
-//! send buffer is not accounted for yet); an error is reported whether asked for or not
-//! (POLLERR: a pending error or a non-empty error queue, L1.6).
+//! Readable means a datagram is queued (POLLIN); writable means the bytes in flight are below
+//! half the send buffer (POLLOUT, `sock_writeable`, L6.6); an error is reported whether asked
+//! for or not (POLLERR: a pending error or a non-empty error queue, L1.6).
 
 use std::io;
 use std::sync::Arc;

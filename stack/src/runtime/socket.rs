@@ -138,7 +138,7 @@ impl UdpSocket {
     /// # Errors
     /// See [`Stack::send_with`](crate::Stack::send_with).
     pub fn send(&self, buf: &[u8]) -> io::Result<usize> {
-        self.call(|s, h, now| s.send(now, h, buf))
+        self.send_with(buf, None, SendFlags::empty())
     }
 
     /// Sends to `addr`.
@@ -147,10 +147,14 @@ impl UdpSocket {
     /// See [`Stack::send_with`](crate::Stack::send_with).
     pub fn send_to(&self, buf: &[u8], addr: impl ToSocketAddrs) -> io::Result<usize> {
         let addr = v4(addr)?;
-        self.call(|s, h, now| s.send_to(now, h, buf, addr))
+        self.send_with(buf, Some(addr), SendFlags::empty())
     }
 
-    /// Sends with flags (MSG_DONTROUTE, MSG_OOB), to `addr` or the connected peer.
+    /// Sends with flags (MSG_DONTROUTE, MSG_OOB, MSG_DONTWAIT), to `addr` or the connected
+    /// peer. A blocking socket whose send buffer is full waits for room (L6.5) — until the bytes
+    /// in flight are below SO_SNDBUF, an error is pending, or the write timeout passes (then
+    /// EAGAIN, counted as `SndbufErrors`); a non-blocking one, or MSG_DONTWAIT, fails with
+    /// EAGAIN at once.
     ///
     /// # Errors
     /// See [`Stack::send_with`](crate::Stack::send_with).
@@ -160,7 +164,57 @@ impl UdpSocket {
         addr: Option<SocketAddrV4>,
         flags: SendFlags,
     ) -> io::Result<usize> {
-        self.call(|s, h, now| s.send_with(now, h, buf, addr, flags))
+        let opts = *self.options();
+        if opts.nonblocking || flags.contains(SendFlags::DONTWAIT) {
+            return self.call(|s, h, now| s.send_with(now, h, buf, addr, flags));
+        }
+        let deadline = opts.write_timeout.map(|t| Instant::now() + t);
+        let mut st = self.inner.lock();
+        let result = loop {
+            if !st.running {
+                return Err(stopped());
+            }
+            let now = self.inner.now();
+            match st.stack.send_or_wait(now, self.handle, buf, addr, flags) {
+                Ok(Some(n)) => break Ok(n),
+                Err(e) => break Err(e),
+                Ok(None) => {}
+            }
+            // sock_wait_for_wmem: until there is room or an error to report.
+            loop {
+                let room = st.stack.outq(self.handle)? < st.stack.send_buffer_size(self.handle)?;
+                let error = st.stack.readiness(self.handle)?.error;
+                if room || error || !st.running {
+                    break;
+                }
+                st = match deadline {
+                    Some(d) => {
+                        let now = Instant::now();
+                        if now >= d {
+                            // Timed out: the send fails with EAGAIN, counted.
+                            let now = self.inner.now();
+                            let r = st.stack.send_with(now, self.handle, buf, addr, flags);
+                            drop(st);
+                            self.inner.poke();
+                            return r;
+                        }
+                        self.inner
+                            .changed
+                            .wait_timeout(st, d - now)
+                            .map(|(g, _)| g)
+                            .unwrap_or_else(|p| p.into_inner().0)
+                    }
+                    None => self
+                        .inner
+                        .changed
+                        .wait(st)
+                        .unwrap_or_else(|p| p.into_inner()),
+                };
+            }
+        };
+        drop(st);
+        self.inner.poke();
+        result
     }
 
     /// Receives one datagram, blocking per the socket's mode (L7.6).
@@ -278,7 +332,7 @@ impl UdpSocket {
         Ok(self.options().read_timeout)
     }
 
-    /// The write timeout (stored; sends do not block yet).
+    /// The write timeout: how long a blocking send waits for room in the send buffer (L6.5).
     ///
     /// # Errors
     /// `InvalidInput` for a zero duration, as `std`.
@@ -296,7 +350,8 @@ impl UdpSocket {
         Ok(self.options().write_timeout)
     }
 
-    /// Non-blocking mode: receives on an empty queue fail with `WouldBlock`.
+    /// Non-blocking mode: receives on an empty queue, and sends with a full send buffer, fail
+    /// with `WouldBlock`.
     ///
     /// # Errors
     /// Never; `Result` for `std`'s signature.

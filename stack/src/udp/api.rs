@@ -8,6 +8,7 @@ use std::net::{Ipv4Addr, SocketAddrV4};
 use tracing::debug;
 
 use super::memory::{rcvbuf_for, sndbuf_for};
+use super::output::SendStop;
 use super::socket::{ExtendedError, PmtuMode, UdpSocket};
 use super::{ports, RecvFlags, SendFlags, SocketHandle};
 use crate::errno::Errno;
@@ -282,8 +283,34 @@ impl Stack {
         dst: Option<SocketAddrV4>,
         flags: SendFlags,
     ) -> io::Result<usize> {
-        self.udp_send(now, h, data, dst, flags)
-            .map_err(Errno::to_io)
+        match self.udp_send(now, h, data, dst, flags, false) {
+            Ok(n) => Ok(n),
+            Err(SendStop::Failed(e)) => Err(e.to_io()),
+            Err(SendStop::Wait) => Err(Errno::EAGAIN.to_io()),
+        }
+    }
+
+    /// [`Stack::send_with`] for a caller that blocks while the send buffer is full, as a
+    /// blocking socket does in `sock_alloc_send_pskb`: `Ok(None)` instead of EAGAIN when there
+    /// is no room (L6.5), counting nothing. Wait until [`Stack::readiness`] says writable (the
+    /// kernel wakes a blocked sender only then) and call again; when giving up, call
+    /// [`Stack::send_with`], which fails with EAGAIN and counts it.
+    ///
+    /// # Errors
+    /// As [`Stack::send_with`], EAGAIN for a full send buffer excepted.
+    pub fn send_or_wait(
+        &mut self,
+        now: Instant,
+        h: SocketHandle,
+        data: &[u8],
+        dst: Option<SocketAddrV4>,
+        flags: SendFlags,
+    ) -> io::Result<Option<usize>> {
+        match self.udp_send(now, h, data, dst, flags, true) {
+            Ok(n) => Ok(Some(n)),
+            Err(SendStop::Failed(e)) => Err(e.to_io()),
+            Err(SendStop::Wait) => Ok(None),
+        }
     }
 
     /// `recvfrom(2)`: one datagram, truncated to `buf`.
@@ -431,7 +458,9 @@ impl Stack {
         let s = self.sockets.get(h).ok_or_else(ebadf)?;
         Ok(Readiness {
             readable: !s.rx_queue.is_empty(),
-            writable: true,
+            // sock_writeable (L6.6): the bytes in flight, with the refcount's bias of 1, below
+            // half the send buffer.
+            writable: s.wmem_alloc + 1 < s.sndbuf >> 1,
             error: s.pending_error.is_some() || !s.err_queue.is_empty(),
         })
     }
@@ -650,6 +679,15 @@ impl Stack {
         Ok(self.socket_ref(h)?.rmem_alloc)
     }
 
+    /// SIOCOUTQ (L6.6): the bytes of this socket's packets not yet handed to the device, in
+    /// truesize.
+    ///
+    /// # Errors
+    /// `EBADF` for an unknown handle.
+    pub fn outq(&self, h: SocketHandle) -> io::Result<usize> {
+        Ok(self.socket_ref(h)?.wmem_alloc)
+    }
+
     /// Datagrams this socket dropped (`sk_drops`).
     ///
     /// # Errors
@@ -684,7 +722,7 @@ impl Stack {
                 hex(s.local),
                 hex(remote),
                 state,
-                0,
+                s.wmem_alloc,
                 // udp_rqueue_get: read datagrams not yet released do not show.
                 s.rmem_alloc - s.forward_deficit,
                 0,

@@ -47,6 +47,42 @@ pub fn truesize(frame_len: usize) -> usize {
     SK_BUFF + alloc
 }
 
+/// `LL_RESERVED_SPACE` of an Ethernet device (16) plus the 15 bytes `__ip_append_data` adds
+/// for alignment (`alloc_extra`).
+const SEND_HEADROOM: usize = 31;
+
+/// What a sent IP packet of `ip_len` bytes costs its socket's send buffer (L6.5): the buffer
+/// `__ip_append_data` allocates for it (the packet linear, plus headroom) from the same caches
+/// as [`truesize`], plus the `sk_buff`. Each fragment of a datagram is a packet of its own.
+/// On Linux 6.18 (obs): 832 for a datagram of up to 197 bytes of payload, 1280 up to 645,
+/// 2304 up to a full 1500-byte frame; 3000 bytes of payload in three fragments cost
+/// 2304 + 2304 + 832.
+pub fn send_truesize(ip_len: usize) -> usize {
+    let data = (ip_len + SEND_HEADROOM).next_multiple_of(64) + SHARED_INFO;
+    let alloc = if data <= SMALL_HEAD {
+        SMALL_HEAD
+    } else {
+        data.next_power_of_two()
+    };
+    SK_BUFF + alloc
+}
+
+/// The truesizes of the packets a datagram of `ip_payload` bytes (UDP header included) becomes
+/// at MTU `mtu`: one packet if it fits, else Linux's fragments (L3.4).
+pub fn datagram_send_truesizes(ip_payload: usize, mtu: usize) -> impl Iterator<Item = usize> {
+    let header = crate::wire::ipv4::HEADER_LEN;
+    let chunk = if header + ip_payload <= mtu {
+        ip_payload.max(1)
+    } else {
+        (mtu.saturating_sub(header) & !7).max(8)
+    };
+    let count = ip_payload.div_ceil(chunk).max(1);
+    (0..count).map(move |i| {
+        let len = chunk.min(ip_payload - (i * chunk).min(ip_payload));
+        send_truesize(header + len)
+    })
+}
+
 /// The stored SO_RCVBUF for a setsockopt value (L6.1): doubled, capped by `rmem_max` (unless
 /// forced), at least [`SOCK_MIN_RCVBUF`].
 pub fn rcvbuf_for(value: i32, rmem_max: u32, force: bool) -> usize {
@@ -282,6 +318,29 @@ mod tests {
         }
         assert_eq!(truesize(42 + 151), 1280);
         assert_eq!(truesize(42 + 662), 2304);
+    }
+
+    #[test]
+    fn send_truesize_matches_the_kernel_observations() {
+        // L6.5 (obs on Linux 6.18, SIOCOUTQ with the next hop unresolved): 832 for payloads up
+        // to 197 bytes, 1280 up to 645, 2304 up to 1472; fragments each their own packet.
+        let one = |payload: usize| datagram_send_truesizes(8 + payload, 1500).sum::<usize>();
+        for (payload, cost) in [
+            (0, 832),
+            (100, 832),
+            (197, 832),
+            (198, 1280),
+            (500, 1280),
+            (645, 1280),
+            (646, 2304),
+            (1000, 2304),
+            (1472, 2304),
+            (1473, 2304 + 832),
+            (3000, 5440),
+            (8000, 12_800),
+        ] {
+            assert_eq!(one(payload), cost, "payload {payload}");
+        }
     }
 
     #[test]

@@ -11,7 +11,7 @@ use std::net::{Ipv4Addr, SocketAddrV4};
 
 use tracing::debug;
 
-use super::memory::UdpMemory;
+use super::memory::{datagram_send_truesizes, UdpMemory};
 use super::socket::{ErrQueueEntry, ErrorOrigin, ExtendedError, PmtuMode};
 use super::{SendFlags, SocketHandle};
 use crate::errno::Errno;
@@ -26,8 +26,25 @@ const LOCAL_ERROR_TRUESIZE: usize = 832;
 /// The largest UDP payload (65535 - 20 - 8).
 pub const MAX_PAYLOAD: usize = ipv4::MAX_PACKET_LEN - ipv4::HEADER_LEN - udp::HEADER_LEN;
 
+/// Why a send did not happen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum SendStop {
+    /// It failed with this errno.
+    Failed(Errno),
+    /// The send buffer is full and the caller may wait for room (a blocking socket): nothing
+    /// was counted; try again when the socket is writable.
+    Wait,
+}
+
+impl From<Errno> for SendStop {
+    fn from(e: Errno) -> Self {
+        SendStop::Failed(e)
+    }
+}
+
 impl Stack {
-    /// `udp_sendmsg` for socket `h`.
+    /// `udp_sendmsg` for socket `h`. With `may_wait`, a full send buffer gives
+    /// [`SendStop::Wait`] instead of EAGAIN, for a caller that blocks.
     pub(crate) fn udp_send(
         &mut self,
         now: Instant,
@@ -35,7 +52,8 @@ impl Stack {
         data: &[u8],
         dst: Option<SocketAddrV4>,
         flags: SendFlags,
-    ) -> Result<usize, Errno> {
+        may_wait: bool,
+    ) -> Result<usize, SendStop> {
         self.advance_to(now);
         let s = self.sockets.get(h).ok_or(Errno::EBADF)?;
         if !s.is_bound() {
@@ -43,19 +61,41 @@ impl Stack {
             self.autobind(h)?;
         }
         if data.len() > 0xffff {
-            return Err(Errno::EMSGSIZE);
+            return Err(Errno::EMSGSIZE.into());
         }
         if flags.contains(SendFlags::OOB) {
-            return Err(Errno::EOPNOTSUPP);
+            return Err(Errno::EOPNOTSUPP.into());
         }
         let s = self.sockets.get(h).ok_or(Errno::EBADF)?;
-        let (dst, connected) = match dst {
-            Some(d) if d.port() == 0 => return Err(Errno::EINVAL),
-            Some(d) => (d, false),
-            None => (s.peer.ok_or(Errno::EDESTADDRREQ)?, true),
+        let dst = match dst {
+            Some(d) if d.port() == 0 => return Err(Errno::EINVAL.into()),
+            Some(d) => d,
+            None => s.peer.ok_or(Errno::EDESTADDRREQ)?,
         };
+        let result = self.udp_send_routed(h, data, dst, flags, may_wait);
+        if let Err(SendStop::Failed(e)) = result {
+            // udp_sendmsg's exit: ENOBUFS, or any failure once the send buffer has been found
+            // full (SOCK_NOSPACE, never cleared for UDP), counts SndbufErrors (L6.5).
+            let nospace = self.sockets.get(h).is_some_and(|s| s.nospace);
+            if e == Errno::ENOBUFS || nospace {
+                self.stats.udp.sndbuf_errors += 1;
+            }
+        }
+        result
+    }
+
+    /// The part of `udp_sendmsg` from the route lookup on: every failure here goes through its
+    /// common exit.
+    fn udp_send_routed(
+        &mut self,
+        h: SocketHandle,
+        data: &[u8],
+        dst: SocketAddrV4,
+        flags: SendFlags,
+        may_wait: bool,
+    ) -> Result<usize, SendStop> {
         let dont_route = flags.contains(SendFlags::DONTROUTE);
-        let send_addr = s.send_addr;
+        let send_addr = self.sockets.get(h).ok_or(Errno::EBADF)?.send_addr;
         let route = match self.route_output(send_addr, *dst.ip(), dont_route) {
             Ok(r) => r,
             Err(e) => {
@@ -63,12 +103,12 @@ impl Stack {
                 if e == Errno::ENETUNREACH {
                     self.stats.ip.out_no_routes += 1;
                 }
-                return Err(e);
+                return Err(e.into());
             }
         };
         let s = self.sockets.get(h).ok_or(Errno::EBADF)?;
         if route.broadcast && !s.broadcast {
-            return Err(Errno::EACCES);
+            return Err(Errno::EACCES.into());
         }
         let mode = s.pmtu_mode;
         // L2.2, L2.3: the MTU in force is the learned path MTU for DONT, WANT and DO
@@ -89,12 +129,31 @@ impl Stack {
         let datagram_len = udp::HEADER_LEN + data.len();
         if datagram_len + ipv4::HEADER_LEN > limit {
             self.local_emsgsize(h, *dst.ip(), mtu as u32);
-            return Err(Errno::EMSGSIZE);
+            return Err(Errno::EMSGSIZE.into());
         }
         let s = self.sockets.get_mut(h).ok_or(Errno::EBADF)?;
         if let Some(err) = s.pending_error.take() {
             // L1.6: the pending error fails the send, which does not send.
-            return Err(err);
+            return Err(err.into());
+        }
+        // L6.5 (sock_alloc_send_pskb, then __ip_append_data for each further fragment): the
+        // first packet needs the bytes in flight below SO_SNDBUF; each further one needs them,
+        // with this datagram's packets so far and the refcount's bias of 1, at most twice
+        // SO_SNDBUF, else the whole datagram fails with ENOBUFS.
+        if s.wmem_alloc >= s.sndbuf {
+            s.nospace = true;
+            return Err(if may_wait {
+                SendStop::Wait
+            } else {
+                Errno::EAGAIN.into()
+            });
+        }
+        let mut held = 1 + s.wmem_alloc;
+        for (i, cost) in datagram_send_truesizes(datagram_len, mtu).enumerate() {
+            if i > 0 && held > 2 * s.sndbuf {
+                return Err(Errno::ENOBUFS.into());
+            }
+            held += cost;
         }
         let src_addr = if s.send_addr.is_unspecified() {
             route.src
@@ -125,7 +184,6 @@ impl Stack {
             s.ttl.unwrap_or(self.config.sysctls.ip_default_ttl)
         };
         let (tos, recv_err) = (s.tos, s.recv_err);
-        let _ = connected;
         let repr = UdpRepr {
             src_port: src.port(),
             dst_port: dst.port(),
@@ -155,16 +213,12 @@ impl Stack {
                 self.stats.udp.out_datagrams += 1;
                 Ok(data.len())
             }
-            Err(Errno::ENOBUFS) => {
-                // udp_send_skb: without IP_RECVERR the drop is only counted.
+            Err(Errno::ENOBUFS) if !recv_err => {
+                // udp_send_skb: without IP_RECVERR a packet the device refused is only counted.
                 self.stats.udp.sndbuf_errors += 1;
-                if recv_err {
-                    Err(Errno::ENOBUFS)
-                } else {
-                    Ok(data.len())
-                }
+                Ok(data.len())
             }
-            Err(e) => Err(e),
+            Err(e) => Err(e.into()),
         }
     }
 

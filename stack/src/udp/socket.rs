@@ -169,6 +169,13 @@ pub(crate) struct UdpSocket {
     /// How many datagrams at the front of `rx_queue` are in the reader's queue
     /// (`reader_queue`); the rest are still in `sk_receive_queue`.
     pub reader_len: usize,
+    /// Bytes of this socket's packets not yet handed to the device, in truesize (`sk_wmem_alloc`
+    /// without its bias of 1; SIOCOUTQ, L6.5, L6.6).
+    pub wmem_alloc: usize,
+    /// A send found the send buffer full at least once (`SOCK_NOSPACE`): from then on every send
+    /// that fails after the route lookup also counts `SndbufErrors`, as in Linux, where the
+    /// flag is never cleared for UDP.
+    pub nospace: bool,
     /// Datagrams dropped at this socket (`sk_drops`, the "drops" column of /proc/net/udp).
     pub drops: u64,
     /// The pending error (`sk_err`, L1.6).
@@ -205,6 +212,8 @@ impl UdpSocket {
             forward_alloc: 0,
             forward_deficit: 0,
             reader_len: 0,
+            wmem_alloc: 0,
+            nospace: false,
             drops: 0,
             pending_error: None,
             err_queue: VecDeque::new(),
