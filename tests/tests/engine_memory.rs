@@ -349,6 +349,8 @@ fn a_full_send_buffer_is_eagain_and_taints_the_socket_s_later_errors() {
     let errors = |p: &mut Probed| p.stack().stats().udp.sndbuf_errors;
     assert_eq!(send_len(&mut p, h, 100, SILENT), Err(Errno::EAGAIN));
     assert_eq!(errors(&mut p), 1);
+    // The packet could not be allocated: Ip OutDiscards too (obs).
+    assert_eq!(p.stack().stats().ip.out_discards, 1);
     assert_eq!(p.stack().stats().udp.out_datagrams, 6);
     assert_eq!(send_len(&mut p, h, 1, NOWHERE), Err(Errno::ENETUNREACH));
     assert_eq!(errors(&mut p), 2);
@@ -377,6 +379,7 @@ fn fragments_beyond_twice_the_send_buffer_are_enobufs() {
         );
         assert_eq!(p.stack().outq(h).unwrap(), 0);
         assert_eq!(p.stack().stats().udp.sndbuf_errors, 1);
+        assert_eq!(p.stack().stats().ip.out_discards, 1, "obs");
         assert_eq!(send_len(&mut p, h, 1, NOWHERE), Err(Errno::ENETUNREACH));
         assert_eq!(p.stack().stats().udp.sndbuf_errors, 1, "not tainted");
         assert_eq!(

@@ -246,6 +246,10 @@ trait Sender {
     fn tx_queue(&self, local: SocketAddrV4) -> usize;
     /// `Udp: SndbufErrors` of the sending host.
     fn sndbuf_errors(&self) -> u64;
+    /// Sends `len` bytes to SILENT:9 with MSG_MORE (L3.2), without blocking.
+    fn send_more(&self, len: usize) -> io::Result<usize>;
+    /// `Ip: OutDiscards` of the sending host.
+    fn out_discards(&self) -> u64;
 }
 
 fn parse_tx(table: &str, local: SocketAddrV4) -> usize {
@@ -301,6 +305,14 @@ impl Sender for KernelSends<'_> {
     fn sndbuf_errors(&self) -> u64 {
         kernel_counter(&self.tap.ns, "Udp", "SndbufErrors")
     }
+    fn send_more(&self, len: usize) -> io::Result<usize> {
+        let s = &self.sock.as_ref().expect("open").0;
+        let flags = rustix::net::SendFlags::MORE | rustix::net::SendFlags::DONTWAIT;
+        rustix::net::sendto(s, &vec![7u8; len], flags, &sa(SILENT, 9)).map_err(io::Error::from)
+    }
+    fn out_discards(&self) -> u64 {
+        kernel_counter(&self.tap.ns, "Ip", "OutDiscards")
+    }
 }
 
 struct StackSends<'a> {
@@ -338,6 +350,16 @@ impl Sender for StackSends<'_> {
     }
     fn sndbuf_errors(&self) -> u64 {
         self.tap.rt.stats().udp.sndbuf_errors
+    }
+    fn send_more(&self, len: usize) -> io::Result<usize> {
+        self.sock.as_ref().expect("open").send_with(
+            &vec![7u8; len],
+            Some(sa(SILENT, 9)),
+            udpstack::SendFlags::MORE,
+        )
+    }
+    fn out_discards(&self) -> u64 {
+        self.tap.rt.stats().ip.out_discards
     }
 }
 
@@ -395,6 +417,66 @@ fn the_send_buffer_fills_and_refuses_as_in_the_kernel() -> io::Result<()> {
         sock: None,
     })?;
     let stack = send_buffer(&mut StackSends {
+        tap: &tap,
+        sock: None,
+    })?;
+    assert_same(&kernel, &stack);
+    Ok(())
+}
+
+/// A datagram built with MSG_MORE: the bytes in flight after each append (6-byte appends, then
+/// 1400-byte ones until ENOBUFS drops it), what ENOBUFS counted, and a new datagram after it
+/// sent without MSG_MORE.
+fn corked(s: &mut dyn Sender) -> io::Result<Transcript> {
+    let mut t = Transcript::new(&[]);
+    let local = s.open()?;
+    for i in 0..4 {
+        let r = s.send_more(6);
+        t.note(
+            &format!("6 bytes more {i}"),
+            format_args!("{} in flight {}", show(&r), s.tx_queue(local)),
+        );
+    }
+    let (errors, discards) = (s.sndbuf_errors(), s.out_discards());
+    for i in 0..6 {
+        let r = s.send_more(1400);
+        t.note(
+            &format!("1400 bytes more {i}"),
+            format_args!("{} in flight {}", show(&r), s.tx_queue(local)),
+        );
+        if r.is_err() {
+            break;
+        }
+    }
+    t.note(
+        "SndbufErrors, OutDiscards",
+        (s.sndbuf_errors() - errors, s.out_discards() - discards),
+    );
+    let r = s.send_more(10);
+    t.note(
+        "a new one",
+        format_args!("{} in flight {}", show(&r), s.tx_queue(local)),
+    );
+    let r = s.send(20);
+    t.note(
+        "sent",
+        format_args!("{} in flight {}", show(&r), s.tx_queue(local)),
+    );
+    Ok(t)
+}
+
+#[test]
+fn corked_data_is_charged_as_in_the_kernel() -> io::Result<()> {
+    // L3.2, L6.5, L6.6: appends cost their bytes while they fit the last packet, new packets
+    // their truesize; SIOCOUTQ counts it all; ENOBUFS past twice SO_SNDBUF drops the datagram.
+    let Some(tap) = Tap::open("corked_data_is_charged_as_in_the_kernel")? else {
+        return Ok(());
+    };
+    let kernel = corked(&mut KernelSends {
+        tap: &tap,
+        sock: None,
+    })?;
+    let stack = corked(&mut StackSends {
         tap: &tap,
         sock: None,
     })?;

@@ -315,6 +315,7 @@ impl Stack {
             ident: IdentMode::Hashed,
             payload: Payload::Bytes(&message),
             owner: None,
+            charges: &[],
         };
         if self.ip_output(tx).is_err() {
             self.stats.icmp.out_errors += 1;

@@ -56,6 +56,9 @@ pub(crate) struct IpTx<'a> {
     pub payload: Payload<'a>,
     /// The sending socket.
     pub owner: Option<SocketHandle>,
+    /// What each packet (fragment) is charged to the socket's send buffer, in order; a packet
+    /// beyond the list is charged [`send_truesize`] of its length.
+    pub charges: &'a [usize],
 }
 
 /// What an [`IpTx`] carries.
@@ -133,7 +136,7 @@ impl Stack {
         };
         let mtu = usize::from(tx.route.mtu);
         if header.buffer_len() <= mtu {
-            return self.ip_send_packet(&tx, &header, tx.payload);
+            return self.ip_send_packet(&tx, &header, tx.payload, 0);
         }
         // Fragmenting needs the whole transport datagram (its checksum covers all of it).
         let mut whole = self.pool.zeroed(tx.payload.len());
@@ -161,7 +164,7 @@ impl Stack {
         self.stats.ip.frag_oks += 1;
         let mut result = Ok(());
         let mut offset = 0;
-        for piece in payload.chunks(chunk) {
+        for (index, piece) in payload.chunks(chunk).enumerate() {
             let more = offset + piece.len() < payload.len();
             let fragment = Ipv4Repr {
                 dont_frag: false,
@@ -171,7 +174,7 @@ impl Stack {
                 ..*header
             };
             self.stats.ip.frag_creates += 1;
-            if let Err(e) = self.ip_send_packet(tx, &fragment, Payload::Bytes(piece)) {
+            if let Err(e) = self.ip_send_packet(tx, &fragment, Payload::Bytes(piece), index) {
                 result = Err(e);
             }
             offset += piece.len();
@@ -186,6 +189,7 @@ impl Stack {
         tx: &IpTx<'_>,
         header: &Ipv4Repr,
         payload: Payload<'_>,
+        index: usize,
     ) -> Result<(), Errno> {
         let ip_len = header.buffer_len();
         let mut data = self.pool.zeroed(ethernet::HEADER_LEN + ip_len);
@@ -218,7 +222,11 @@ impl Stack {
             })
         } else {
             // L6.5: the socket's send buffer holds the packet until it leaves the device.
-            let truesize = send_truesize(ip_len);
+            let truesize = tx
+                .charges
+                .get(index)
+                .copied()
+                .unwrap_or_else(|| send_truesize(ip_len));
             if let Some(s) = tx.owner.and_then(|h| self.sockets.get_mut(h)) {
                 s.wmem_alloc += truesize;
             }

@@ -360,6 +360,30 @@ impl UdpSocket {
         Ok(())
     }
 
+    /// UDP_CORK (L3.2): while on, sends append to one datagram, sent when it is turned off.
+    ///
+    /// # Errors
+    /// ENETDOWN when the runtime has stopped.
+    pub fn set_cork(&self, on: bool) -> io::Result<()> {
+        self.call(|s, h, _| s.set_cork(h, on))
+    }
+
+    /// UDP_CORK.
+    ///
+    /// # Errors
+    /// ENETDOWN when the runtime has stopped.
+    pub fn cork(&self) -> io::Result<bool> {
+        self.get(|s, h| s.cork(h))
+    }
+
+    /// SIOCOUTQ (L6.6): bytes not yet handed to the device, corked data included, in truesize.
+    ///
+    /// # Errors
+    /// ENETDOWN when the runtime has stopped.
+    pub fn outq(&self) -> io::Result<usize> {
+        self.get(|s, h| s.outq(h))
+    }
+
     /// SO_BROADCAST.
     ///
     /// # Errors

@@ -268,13 +268,17 @@ impl Stack {
         self.send_with(now, h, data, None, SendFlags::empty())
     }
 
-    /// `sendmsg(2)` with flags. Returns the bytes sent (all of `data`).
+    /// `sendmsg(2)` with flags. Returns the bytes sent (all of `data`). With MSG_MORE, or
+    /// UDP_CORK on, the data is appended to a pending datagram instead (L3.2); while one is
+    /// pending, the address is not looked at.
     ///
     /// # Errors
     /// In the order of L3.1: `EAGAIN` (no port for the automatic bind), `EMSGSIZE` (above 65535
-    /// bytes, or above the size limit of L3.3), `EOPNOTSUPP` (MSG_OOB), `EINVAL` (port 0),
-    /// `EDESTADDRREQ`, `ENETUNREACH`, `EACCES` (broadcast without SO_BROADCAST), a pending
-    /// error (L1.6), `ENOBUFS` (transmit queue full, with IP_RECVERR only).
+    /// bytes), `EOPNOTSUPP` (MSG_OOB), `EINVAL` (port 0), `EDESTADDRREQ`, `ENETUNREACH`,
+    /// `EACCES` (broadcast without SO_BROADCAST), `EMSGSIZE` (the size limit of L3.3, corked
+    /// data included), a pending error (L1.6), `EAGAIN` (send buffer full, L6.5), `ENOBUFS`
+    /// (past twice the send buffer; or the transmit queue full, with IP_RECVERR only). An error
+    /// while a datagram is pending discards it.
     pub fn send_with(
         &mut self,
         now: Instant,
@@ -460,7 +464,7 @@ impl Stack {
             readable: !s.rx_queue.is_empty(),
             // sock_writeable (L6.6): the bytes in flight, with the refcount's bias of 1, below
             // half the send buffer.
-            writable: s.wmem_alloc + 1 < s.sndbuf >> 1,
+            writable: s.wmem_total() + 1 < s.sndbuf >> 1,
             error: s.pending_error.is_some() || !s.err_queue.is_empty(),
         })
     }
@@ -679,13 +683,30 @@ impl Stack {
         Ok(self.socket_ref(h)?.rmem_alloc)
     }
 
-    /// SIOCOUTQ (L6.6): the bytes of this socket's packets not yet handed to the device, in
-    /// truesize.
+    /// SIOCOUTQ (L6.6): the bytes of this socket's packets not yet handed to the device, a
+    /// corked datagram's included, in truesize.
     ///
     /// # Errors
     /// `EBADF` for an unknown handle.
     pub fn outq(&self, h: SocketHandle) -> io::Result<usize> {
-        Ok(self.socket_ref(h)?.wmem_alloc)
+        Ok(self.socket_ref(h)?.wmem_total())
+    }
+
+    /// UDP_CORK (L3.2): while on, sends append to one pending datagram; turning it off sends
+    /// that datagram.
+    ///
+    /// # Errors
+    /// `EBADF` for an unknown handle.
+    pub fn set_cork(&mut self, h: SocketHandle, on: bool) -> io::Result<()> {
+        self.udp_set_cork(h, on).map_err(Errno::to_io)
+    }
+
+    /// UDP_CORK.
+    ///
+    /// # Errors
+    /// `EBADF` for an unknown handle.
+    pub fn cork(&self, h: SocketHandle) -> io::Result<bool> {
+        Ok(self.socket_ref(h)?.cork)
     }
 
     /// Datagrams this socket dropped (`sk_drops`).
@@ -722,7 +743,7 @@ impl Stack {
                 hex(s.local),
                 hex(remote),
                 state,
-                s.wmem_alloc,
+                s.wmem_total(),
                 // udp_rqueue_get: read datagrams not yet released do not show.
                 s.rmem_alloc - s.forward_deficit,
                 0,

@@ -67,20 +67,99 @@ pub fn send_truesize(ip_len: usize) -> usize {
     SK_BUFF + alloc
 }
 
-/// The truesizes of the packets a datagram of `ip_payload` bytes (UDP header included) becomes
-/// at MTU `mtu`: one packet if it fits, else Linux's fragments (L3.4).
-pub fn datagram_send_truesizes(ip_payload: usize, mtu: usize) -> impl Iterator<Item = usize> {
-    let header = crate::wire::ipv4::HEADER_LEN;
-    let chunk = if header + ip_payload <= mtu {
-        ip_payload.max(1)
-    } else {
-        (mtu.saturating_sub(header) & !7).max(8)
-    };
-    let count = ip_payload.div_ceil(chunk).max(1);
-    (0..count).map(move |i| {
-        let len = chunk.min(ip_payload - (i * chunk).min(ip_payload));
-        send_truesize(header + len)
-    })
+/// Why a datagram's next packet could not be allocated (L6.5).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum NoRoom {
+    /// The datagram's first packet: the bytes in flight have reached SO_SNDBUF (EAGAIN, or a
+    /// wait for a blocking socket).
+    SendBuffer,
+    /// A later packet would take the bytes in flight past twice SO_SNDBUF (ENOBUFS).
+    TwiceSendBuffer,
+}
+
+/// The packets (`sk_buff`s) a datagram is built in, as `__ip_append_data` builds them for a
+/// device with scatter-gather, call by call (one call, or several while corked, L3.2): each
+/// packet's IP length and truesize.
+///
+/// A call's bytes (the UDP header counts on the first call) first fill the last packet — up
+/// to the MTU if they all fit, else up to the last 8-byte boundary (`maxfraglen`) — as page
+/// fragments, which cost their length exactly; what is left goes into new packets allocated to
+/// size ([`send_truesize`]), each a fragment of Linux's layout (L3.4), taking from the one
+/// before any bytes past its boundary (`fraggap`). The datagram's very first packet needs the
+/// bytes in flight below SO_SNDBUF (`sock_alloc_send_skb`); every other new packet needs them,
+/// with what this call allocated so far and the refcount's bias of 1, at most twice SO_SNDBUF.
+/// Page fragments are not checked. So a corked datagram's SIOCOUTQ is not a function of its
+/// length alone: 12 bytes in one call cost 832, in two calls of 6, 838 (obs).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct PacketModel {
+    /// (IP length, truesize) of each packet, in order.
+    pub packets: Vec<(usize, usize)>,
+}
+
+impl PacketModel {
+    /// What the packets cost in all.
+    pub fn truesize(&self) -> usize {
+        self.packets.iter().map(|p| p.1).sum()
+    }
+
+    /// The packets' truesizes, in order.
+    pub fn truesizes(&self) -> Vec<usize> {
+        self.packets.iter().map(|p| p.1).collect()
+    }
+
+    /// Appends `length` bytes at MTU `mtu` for a socket with `wmem` bytes in flight (corked
+    /// packets included) and SO_SNDBUF `sndbuf`; returns the truesize added.
+    pub fn append(
+        &mut self,
+        mut length: usize,
+        mtu: usize,
+        wmem: usize,
+        sndbuf: usize,
+    ) -> Result<usize, NoRoom> {
+        let header = crate::wire::ipv4::HEADER_LEN;
+        let mtu = mtu.max(header + 8);
+        let maxfraglen = ((mtu - header) & !7) + header;
+        let mut added = 0;
+        while length > 0 {
+            if let Some(last) = self.packets.last_mut() {
+                let mut room = mtu.saturating_sub(last.0);
+                if room < length {
+                    room = maxfraglen.saturating_sub(last.0);
+                }
+                if room > 0 {
+                    let copy = room.min(length);
+                    last.0 += copy;
+                    last.1 += copy;
+                    added += copy;
+                    length -= copy;
+                    continue;
+                }
+            }
+            let fraggap = self
+                .packets
+                .last()
+                .map_or(0, |p| p.0.saturating_sub(maxfraglen));
+            let mut datalen = length + fraggap;
+            if datalen > mtu - header {
+                datalen = maxfraglen - header;
+            }
+            if self.packets.is_empty() {
+                if wmem >= sndbuf {
+                    return Err(NoRoom::SendBuffer);
+                }
+            } else if 1 + wmem + added > 2 * sndbuf {
+                return Err(NoRoom::TwiceSendBuffer);
+            }
+            let truesize = send_truesize(datalen + header);
+            if let Some(prev) = self.packets.last_mut() {
+                prev.0 -= fraggap;
+            }
+            self.packets.push((datalen + header, truesize));
+            added += truesize;
+            length -= datalen - fraggap;
+        }
+        Ok(added)
+    }
 }
 
 /// The stored SO_RCVBUF for a setsockopt value (L6.1): doubled, capped by `rmem_max` (unless
@@ -324,7 +403,11 @@ mod tests {
     fn send_truesize_matches_the_kernel_observations() {
         // L6.5 (obs on Linux 6.18, SIOCOUTQ with the next hop unresolved): 832 for payloads up
         // to 197 bytes, 1280 up to 645, 2304 up to 1472; fragments each their own packet.
-        let one = |payload: usize| datagram_send_truesizes(8 + payload, 1500).sum::<usize>();
+        let one = |payload: usize| {
+            let mut m = PacketModel::default();
+            m.append(8 + payload, 1500, 0, 1 << 20).unwrap();
+            m.truesize()
+        };
         for (payload, cost) in [
             (0, 832),
             (100, 832),
@@ -341,6 +424,66 @@ mod tests {
         ] {
             assert_eq!(one(payload), cost, "payload {payload}");
         }
+    }
+
+    #[test]
+    fn corked_appends_cost_what_linux_charges() {
+        // L3.2, L6.6 (obs on Linux 6.18, SIOCOUTQ while corked): appends fill the last packet
+        // as page fragments, byte for byte; the rest goes into new packets.
+        let mut m = PacketModel::default();
+        let mut seen = Vec::new();
+        m.append(8 + 6, 1500, 0, 1 << 20).unwrap();
+        seen.push(m.truesize());
+        for _ in 0..3 {
+            m.append(6, 1500, m.truesize(), 1 << 20).unwrap();
+            seen.push(m.truesize());
+        }
+        assert_eq!(seen, [832, 838, 844, 850]);
+        let mut m = PacketModel::default();
+        let mut seen = Vec::new();
+        m.append(8 + 500, 1500, 0, 1 << 20).unwrap();
+        seen.push(m.truesize());
+        for _ in 0..5 {
+            m.append(500, 1500, m.truesize(), 1 << 20).unwrap();
+            seen.push(m.truesize());
+        }
+        assert_eq!(seen, [1280, 1780, 3084, 3584, 4084, 5368]);
+        // Uncorked, the same sizes as one call: 5 + 7 bytes at once cost 832, not 839.
+        let mut m = PacketModel::default();
+        m.append(8 + 5, 1500, 0, 1 << 20).unwrap();
+        m.append(7, 1500, m.truesize(), 1 << 20).unwrap();
+        assert_eq!(m.truesize(), 839);
+    }
+
+    #[test]
+    fn later_packets_stop_at_twice_the_send_buffer() {
+        // L6.5 (obs, SO_SNDBUF 4608, corked: 10 bytes, then 1400-byte appends; the fifth fails
+        // with ENOBUFS when 1 + 9570 + 302 > 9216).
+        let mut m = PacketModel::default();
+        m.append(8 + 10, 1500, 0, 4608).unwrap();
+        for _ in 0..4 {
+            m.append(1400, 1500, m.truesize(), 4608).unwrap();
+        }
+        assert_eq!(m.truesize(), 9570);
+        assert_eq!(
+            m.append(1400, 1500, m.truesize(), 4608),
+            Err(NoRoom::TwiceSendBuffer)
+        );
+        // The first packet needs room below SO_SNDBUF.
+        assert_eq!(
+            PacketModel::default().append(18, 1500, 4608, 4608),
+            Err(NoRoom::SendBuffer)
+        );
+        // A layout at an MTU whose payload is not a multiple of 8 (1006: 984-byte fragments):
+        // a packet filled to the MTU gives its tail to the next one.
+        let mut m = PacketModel::default();
+        m.append(8 + 978, 1006, 0, 1 << 20).unwrap();
+        assert_eq!(m.packets.iter().map(|p| p.0).collect::<Vec<_>>(), [1006]);
+        m.append(100, 1006, m.truesize(), 1 << 20).unwrap();
+        assert_eq!(
+            m.packets.iter().map(|p| p.0).collect::<Vec<_>>(),
+            [1004, 122]
+        );
     }
 
     #[test]

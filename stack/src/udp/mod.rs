@@ -68,5 +68,7 @@ flags! {
         DONTROUTE = 0x04,
         /// MSG_DONTWAIT: do not block (the sans-IO stack never blocks).
         DONTWAIT = 0x40,
+        /// MSG_MORE: more data is coming; append to a pending datagram (L3.2).
+        MORE = 0x8000,
     }
 }

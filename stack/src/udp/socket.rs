@@ -4,7 +4,9 @@
 use std::collections::VecDeque;
 use std::net::{Ipv4Addr, SocketAddrV4};
 
+use super::memory::PacketModel;
 use crate::errno::Errno;
+use crate::iface::route::OutputRoute;
 
 /// An opaque reference to a socket of a [`Stack`](crate::Stack): an index and a generation, so
 /// that a handle to a closed socket never reaches the socket that later reuses its slot.
@@ -123,6 +125,24 @@ impl PmtuMode {
     }
 }
 
+/// A datagram being built while corked (L3.2): Linux's `up->pending` with `inet->cork`.
+#[derive(Debug, Clone)]
+pub(crate) struct Corked {
+    /// Where it goes: the first call's destination.
+    pub dst: SocketAddrV4,
+    /// Its source address.
+    pub src_addr: Ipv4Addr,
+    /// The route taken by the first call; its MTU is the fragment size then in force
+    /// (`cork->fragsize`).
+    pub route: OutputRoute,
+    /// The TOS of the first call.
+    pub tos: u8,
+    /// The payload so far.
+    pub data: Vec<u8>,
+    /// Its packets, as charged to the send buffer.
+    pub packets: PacketModel,
+}
+
 /// One UDP socket.
 #[derive(Debug)]
 pub(crate) struct UdpSocket {
@@ -172,6 +192,10 @@ pub(crate) struct UdpSocket {
     /// Bytes of this socket's packets not yet handed to the device, in truesize (`sk_wmem_alloc`
     /// without its bias of 1; SIOCOUTQ, L6.5, L6.6).
     pub wmem_alloc: usize,
+    /// UDP_CORK (L3.2).
+    pub cork: bool,
+    /// The datagram being built while corked (`up->pending`), if any.
+    pub pending: Option<Corked>,
     /// A send found the send buffer full at least once (`SOCK_NOSPACE`): from then on every send
     /// that fails after the route lookup also counts `SndbufErrors`, as in Linux, where the
     /// flag is never cleared for UDP.
@@ -213,6 +237,8 @@ impl UdpSocket {
             forward_deficit: 0,
             reader_len: 0,
             wmem_alloc: 0,
+            cork: false,
+            pending: None,
             nospace: false,
             drops: 0,
             pending_error: None,
@@ -220,6 +246,12 @@ impl UdpSocket {
             ip_id: 0,
             hash_seq: 0,
         }
+    }
+
+    /// The bytes charged to the send buffer: packets in flight and a corked datagram's
+    /// (`sk_wmem_alloc`, SIOCOUTQ, L6.6).
+    pub fn wmem_total(&self) -> usize {
+        self.wmem_alloc + self.pending.as_ref().map_or(0, |c| c.packets.truesize())
     }
 
     /// Moves every arrival into the reader's queue if that is empty (what `__skb_recv_udp` and
