@@ -137,6 +137,10 @@ pub struct Network {
     seq: u64,
     stats: SegmentStats,
     capture: Option<Vec<(Instant, NodeId, Vec<u8>)>>,
+    /// Run [`Stack::audit`] on every stack after every event.
+    audit: bool,
+    /// The first imbalance an audit found.
+    violation: Option<String>,
 }
 
 /// How long [`Network::drive`] may run before it gives up (a guard against runaway loops).
@@ -154,7 +158,38 @@ impl Network {
             seq: 0,
             stats: SegmentStats::default(),
             capture: None,
+            audit: false,
+            violation: None,
         }
+    }
+
+    /// Checks every stack's books ([`Stack::audit`]) after every event from now on (off by
+    /// default: it costs time proportional to what the stacks hold). The first imbalance is
+    /// kept for [`Network::violation`].
+    pub fn audit_continuously(&mut self, on: bool) {
+        self.audit = on;
+    }
+
+    /// The first imbalance found by the continuous audit, with the node and the time, or by
+    /// auditing every stack now.
+    pub fn violation(&self) -> Option<String> {
+        if let Some(v) = &self.violation {
+            return Some(v.clone());
+        }
+        self.audit_now()
+    }
+
+    fn audit_now(&self) -> Option<String> {
+        self.nodes
+            .iter()
+            .enumerate()
+            .find_map(|(i, n)| match &n.kind {
+                Kind::Stack(s) => s
+                    .audit()
+                    .err()
+                    .map(|v| format!("node {i} at {}: {v}", self.now)),
+                Kind::Probe { .. } => None,
+            })
     }
 
     /// Adds a stack.
@@ -342,6 +377,9 @@ impl Network {
                 }
             }
             self.flush();
+            if self.audit && self.violation.is_none() {
+                self.violation = self.audit_now();
+            }
         }
         self.now = self.now.max(until);
     }

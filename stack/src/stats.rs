@@ -211,6 +211,8 @@ mib! {
         rx_frames => "RxFrames",
         /// Frames sent.
         tx_frames => "TxFrames",
+        /// Packets received from the loopback device (sent to ourselves).
+        loopback_rx => "LoopbackRx",
         /// ARP packets received and processed.
         arp_in => "ArpIn",
         /// ARP requests sent.
@@ -226,6 +228,21 @@ mib! {
         /// ICMP redirects refused (not from the current gateway, a bad new gateway, or
         /// `accept_redirects` off), or put off while the new gateway is being resolved.
         redirects_ignored => "RedirectsIgnored",
+    }
+}
+
+mib! {
+    /// udpstack's own counters of datagrams at sockets, for the conservation checker
+    /// ([`Stack::audit`](crate::Stack::audit)): every copy offered to a socket is queued or
+    /// refused (`RcvbufErrors`, `MemErrors`); every queued one is read (`InDatagrams`), still
+    /// queued, or discarded when its socket closed.
+    SocketStats, "Sockets" {
+        /// Datagram copies offered to a socket's queue (one per socket a broadcast reaches).
+        offered => "Offered",
+        /// Of those, queued.
+        queued => "Queued",
+        /// Queued datagrams discarded unread because their socket was closed.
+        discarded_on_close => "DiscardedOnClose",
     }
 }
 
@@ -391,6 +408,8 @@ pub struct Stats {
     pub udp: UdpStats,
     /// Link and neighbour counters.
     pub link: LinkStats,
+    /// Datagrams at sockets.
+    pub sockets: SocketStats,
     /// Received frames consumed by the stack itself (ARP, echo requests, ICMP errors handled).
     pub rx_consumed: u64,
     /// Received datagrams queued on at least one socket.
@@ -487,6 +506,12 @@ impl Stats {
             LinkStats::SECTION,
             LinkStats::NAMES,
             &self.link.values(),
+        );
+        section(
+            &mut out,
+            SocketStats::SECTION,
+            SocketStats::NAMES,
+            &self.sockets.values(),
         );
         let _ = writeln!(out, "RxConsumed {}", self.rx_consumed);
         let _ = writeln!(out, "RxDelivered {}", self.rx_delivered);

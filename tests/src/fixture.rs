@@ -69,9 +69,11 @@ impl Pair {
         )
     }
 
-    /// A and B with the given segment, configurations and seed.
+    /// A and B with the given segment, configurations and seed. Both stacks' books are audited
+    /// after every event, and once more when the pair is dropped: an imbalance fails the test.
     pub fn with(segment: Segment, a: Config, b: Config, seed: u64) -> Self {
         let mut net = Network::new(segment, seed);
+        net.audit_continuously(true);
         let a = net.add_stack(Stack::new(a, seed.wrapping_add(1)).expect("valid config"));
         let b = net.add_stack(Stack::new(b, seed.wrapping_add(2)).expect("valid config"));
         Pair { net, a, b }
@@ -90,6 +92,22 @@ impl Pair {
     /// The simulated time.
     pub fn now(&self) -> Instant {
         self.net.now()
+    }
+}
+
+impl Drop for Pair {
+    fn drop(&mut self) {
+        fail_on_violation(&self.net);
+    }
+}
+
+/// Fails the test (unless it is already failing) if a stack's books did not balance.
+fn fail_on_violation(net: &Network) {
+    if std::thread::panicking() {
+        return;
+    }
+    if let Some(v) = net.violation() {
+        panic!("the conservation checker found an imbalance: {v}");
     }
 }
 
@@ -120,7 +138,14 @@ impl Probed {
 
     /// A stack with `config` and the probe.
     pub fn with(config: Config, seed: u64) -> Self {
-        let mut net = Network::new(Segment::default(), seed);
+        Self::on(config, Segment::default(), seed)
+    }
+
+    /// A stack with `config` and the probe on a segment with `segment`'s properties. The
+    /// stack's books are audited after every event and when the fixture is dropped.
+    pub fn on(config: Config, segment: Segment, seed: u64) -> Self {
+        let mut net = Network::new(segment, seed);
+        net.audit_continuously(true);
         let stack = net.add_stack(Stack::new(config, seed).expect("valid config"));
         let probe = net.add_probe(MAC_PROBE);
         Probed {
@@ -195,6 +220,12 @@ impl Probed {
             stack_ip,
         ));
         self.take();
+    }
+}
+
+impl Drop for Probed {
+    fn drop(&mut self) {
+        fail_on_violation(&self.net);
     }
 }
 

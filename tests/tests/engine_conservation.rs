@@ -1,6 +1,7 @@
 //! Nothing is lost without a counter saying so: every frame handed to a stack ends up delivered
 //! to a socket, consumed by the stack itself (ARP, an echo answered, an ICMP error handled), or
-//! dropped for exactly one `DropReason` — never two, never none.
+//! dropped for exactly one `DropReason` — never two, never none. The conservation checker
+//! (`Stack::audit`) checks the rest of the books after every frame.
 
 use proptest::prelude::*;
 use udpstack::stats::{DropReason, Stats};
@@ -37,6 +38,8 @@ fn the_golden_frames_balance() {
             "after {name}: {}",
             s.stats().extended()
         );
+        // The whole conservation checker: datagrams, memory and bounds too.
+        assert_eq!(s.audit(), Ok(()), "after {name}");
     }
     assert!(s.stats().rx_delivered >= 2, "{}", s.stats().extended());
 }
@@ -77,6 +80,7 @@ proptest! {
             s.handle_frame(now, f);
             while s.poll_transmit(now, &mut buf).is_some() {}
             prop_assert!(balanced(s.stats()), "{}", s.stats().extended());
+            prop_assert_eq!(s.audit(), Ok(()));
         }
         // Sending-side reasons never count a received frame.
         prop_assert_eq!(s.stats().drops(DropReason::TxQueueFull), 0);

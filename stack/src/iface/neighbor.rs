@@ -507,6 +507,14 @@ impl<F> NeighborCache<F> {
         }
     }
 
+    /// The frames waiting in entries' queues, with their entry's queued bytes (for the
+    /// conservation checker).
+    pub fn queued(&self) -> impl Iterator<Item = (Ipv4Addr, u64, &F)> + '_ {
+        self.entries
+            .iter()
+            .flat_map(|(&ip, e)| e.queue.iter().map(move |f| (ip, e.queue_bytes, f)))
+    }
+
     /// Removes every entry (`neigh_flush_dev`, on an address change or the link going down),
     /// returning the frames that were waiting: Linux frees them without an error.
     pub fn flush(&mut self) -> Vec<F> {

@@ -232,6 +232,7 @@ impl Stack {
     /// (answers to them may loop back too; ICMP errors are never answered, so this ends).
     pub(crate) fn drain_loopback(&mut self) {
         while let Some(packet) = self.loopback.pop_front() {
+            self.stats.link.loopback_rx += 1;
             self.ip_input(&packet, LinkDst::Host, true);
         }
     }

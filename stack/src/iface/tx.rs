@@ -71,4 +71,9 @@ impl TxQueue {
     pub fn is_empty(&self) -> bool {
         self.frames.is_empty()
     }
+
+    /// The frames waiting, oldest first.
+    pub fn iter(&self) -> impl Iterator<Item = &TxFrame> + '_ {
+        self.frames.iter()
+    }
 }

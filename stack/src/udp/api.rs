@@ -78,6 +78,7 @@ impl Stack {
     /// `EBADF` for an unknown handle.
     pub fn close(&mut self, h: SocketHandle) -> io::Result<()> {
         let mut s = self.sockets.remove(h).ok_or_else(ebadf)?;
+        self.stats.sockets.discarded_on_close += s.rx_queue.len() as u64;
         // udp_destruct_sock: what it held goes back to udp_mem.
         self.udp_mem.release_socket(&mut s, &self.config.sysctls);
         Ok(())
@@ -624,7 +625,9 @@ impl Stack {
     /// `EBADF` for an unknown handle.
     pub fn set_recv_buffer_size(&mut self, h: SocketHandle, size: i32) -> io::Result<()> {
         let max = self.config.sysctls.rmem_max;
-        self.socket_mut(h)?.rcvbuf = rcvbuf_for(size, max, false);
+        let s = self.socket_mut(h)?;
+        s.rcvbuf = rcvbuf_for(size, max, false);
+        s.rcvbuf_max = s.rcvbuf_max.max(s.rcvbuf);
         Ok(())
     }
 
@@ -634,7 +637,9 @@ impl Stack {
     /// `EBADF` for an unknown handle.
     pub fn set_recv_buffer_size_force(&mut self, h: SocketHandle, size: i32) -> io::Result<()> {
         let max = self.config.sysctls.rmem_max;
-        self.socket_mut(h)?.rcvbuf = rcvbuf_for(size, max, true);
+        let s = self.socket_mut(h)?;
+        s.rcvbuf = rcvbuf_for(size, max, true);
+        s.rcvbuf_max = s.rcvbuf_max.max(s.rcvbuf);
         Ok(())
     }
 
@@ -652,7 +657,9 @@ impl Stack {
     /// `EBADF` for an unknown handle.
     pub fn set_send_buffer_size(&mut self, h: SocketHandle, size: i32) -> io::Result<()> {
         let max = self.config.sysctls.wmem_max;
-        self.socket_mut(h)?.sndbuf = sndbuf_for(size, max, false);
+        let s = self.socket_mut(h)?;
+        s.sndbuf = sndbuf_for(size, max, false);
+        s.sndbuf_max = s.sndbuf_max.max(s.sndbuf);
         Ok(())
     }
 
@@ -662,7 +669,9 @@ impl Stack {
     /// `EBADF` for an unknown handle.
     pub fn set_send_buffer_size_force(&mut self, h: SocketHandle, size: i32) -> io::Result<()> {
         let max = self.config.sysctls.wmem_max;
-        self.socket_mut(h)?.sndbuf = sndbuf_for(size, max, true);
+        let s = self.socket_mut(h)?;
+        s.sndbuf = sndbuf_for(size, max, true);
+        s.sndbuf_max = s.sndbuf_max.max(s.sndbuf);
         Ok(())
     }
 

@@ -98,6 +98,7 @@ impl Stack {
         let Some(s) = self.sockets.get_mut(h) else {
             return false;
         };
+        self.stats.sockets.offered += 1;
         if let Err(refusal) = self.udp_mem.charge_datagram(s, size, &self.config.sysctls) {
             s.drops += 1;
             let (rmem, rcvbuf) = (s.rmem_alloc, s.rcvbuf);
@@ -121,6 +122,7 @@ impl Stack {
             }
             return false;
         }
+        self.stats.sockets.queued += 1;
         s.rx_queue.push_back(Datagram {
             from,
             data: self.pool.copy_of(payload),

@@ -14,8 +14,8 @@
 //!   576 on x86-64), otherwise from kmalloc, which rounds up to a power of two;
 //! * `truesize` is that allocation plus 256, the cache-aligned `struct sk_buff`.
 //!
-//! So a datagram in a frame of up to 192 bytes costs 832, up to 704 bytes 1280, and any frame up
-//! to 1728 bytes (every full-size Ethernet frame) 2304: the reference's observations on Linux
+//! So a datagram in a frame of up to 192 bytes costs 832, up to 640 bytes 1280, and any frame up
+//! to 1664 bytes (every full-size Ethernet frame) 2304: the reference's observations on Linux
 //! 6.18 (832 for tiny payloads, 2304 for 1000–1472-byte payloads) are two points of this
 //! function. `truesize` takes the Ethernet frame length: for a datagram that arrived over the
 //! link that is the frame's length; for one looped back locally it is the IP length plus 14.

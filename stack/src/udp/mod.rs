@@ -42,6 +42,12 @@ macro_rules! flags {
                 $name(self.0 | rhs.0)
             }
         }
+
+        impl core::ops::BitOrAssign for $name {
+            fn bitor_assign(&mut self, rhs: $name) {
+                self.0 |= rhs.0;
+            }
+        }
     };
 }
 

@@ -176,6 +176,10 @@ pub(crate) struct UdpSocket {
     pub rcvbuf: usize,
     /// SO_SNDBUF as stored (the doubled value, L6.1).
     pub sndbuf: usize,
+    /// The largest SO_RCVBUF this socket has had (for the conservation checker's bounds).
+    pub rcvbuf_max: usize,
+    /// The largest SO_SNDBUF this socket has had.
+    pub sndbuf_max: usize,
     /// Received datagrams.
     pub rx_queue: VecDeque<Datagram>,
     /// Bytes charged to the receive buffer: datagrams and error-queue entries (`sk_rmem_alloc`),
@@ -231,6 +235,8 @@ impl UdpSocket {
             recv_err: false,
             rcvbuf,
             sndbuf,
+            rcvbuf_max: rcvbuf,
+            sndbuf_max: sndbuf,
             rx_queue: VecDeque::new(),
             rmem_alloc: 0,
             forward_alloc: 0,

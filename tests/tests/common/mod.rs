@@ -179,15 +179,7 @@ pub fn bound(p: &mut Probed, port: u16) -> SocketHandle {
 
 /// A probed stack (B, with `config`) on a segment with `segment`'s properties.
 pub fn probed_on(config: Config, segment: Segment, seed: u64) -> Probed {
-    let mut net = Network::new(segment, seed);
-    let stack = net.add_stack(Stack::new(config, seed).expect("valid config"));
-    let probe = net.add_probe(MAC_PROBE);
-    Probed {
-        net,
-        stack,
-        probe,
-        seen: Vec::new(),
-    }
+    Probed::on(config, segment, seed)
 }
 
 /// One stack and one probe whose MAC and addresses the test chooses. Unlike [`Probed`], every
