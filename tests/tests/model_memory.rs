@@ -22,8 +22,9 @@ use udpstack_tests::fixture::*;
 
 const SOCKETS: usize = 3;
 const PAGE: i64 = 4096;
-/// `rmem_max` and `wmem_max` (212992 by default; L6.1 caps setsockopt values with them).
-const BUF_MAX: i64 = 212_992;
+/// `rmem_max` and `wmem_max`: 4194304 by default on Linux 6.18 (212992 on older kernels); L6.1
+/// caps setsockopt values with them.
+const BUF_MAX: i64 = 4_194_304;
 
 /// What a received datagram of `payload` bytes costs (L6.2), from the kernel's observed
 /// steps for a frame of `payload + 42` bytes read from a TAP device: the `sk_buff` (256) and a
@@ -86,7 +87,7 @@ fn op() -> impl Strategy<Value = Op> {
         4 => (k.clone(), prop_oneof![Just(0usize), Just(1), Just(5), Just(100), Just(2000)], any::<bool>(), any::<bool>())
             .prop_map(|(k, buf, peek, trunc)| Op::Recv { k, buf, peek, trunc }),
         1 => k.clone().prop_map(|k| Op::Fionread { k }),
-        1 => (k.clone(), prop_oneof![0i32..=12_000, Just(-1), Just(300_000)])
+        1 => (k.clone(), prop_oneof![0i32..=12_000, Just(-1), Just(300_000), Just(5_000_000)])
             .prop_map(|(k, value)| Op::SetRcvbuf { k, value }),
         3 => (k.clone(), prop_oneof![4 => 0i32..=6_000, 1 => Just(-1)])
             .prop_map(|(k, value)| Op::SetSndbuf { k, value }),
@@ -112,8 +113,8 @@ enum Outcome {
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Observed {
     /// Per socket: SIOCOUTQ, `sk_rmem_alloc`, the rx_queue and drops columns, readable,
-    /// writable.
-    sockets: Vec<(usize, usize, usize, u64, bool, bool)>,
+    /// writable, SO_RCVBUF and SO_SNDBUF as getsockopt reads them.
+    sockets: Vec<(usize, usize, usize, u64, bool, bool, usize, usize)>,
     /// `udp_mem` pages as `/proc/net/sockstat` shows them.
     pages: u64,
     /// InDatagrams, InErrors, RcvbufErrors, MemErrors, OutDatagrams, SndbufErrors, and the IP
@@ -400,6 +401,8 @@ impl Model {
                         s.drops,
                         !s.arrivals.is_empty() || !s.reader.is_empty(),
                         wmem + 1 < s.sndbuf / 2,
+                        s.rcvbuf,
+                        s.sndbuf,
                     )
                 })
                 .collect(),
@@ -545,6 +548,8 @@ impl Real {
                     s.drops(h).unwrap(),
                     ready.readable,
                     ready.writable,
+                    s.recv_buffer_size(h).unwrap(),
+                    s.send_buffer_size(h).unwrap(),
                 )
             })
             .collect();
