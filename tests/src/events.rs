@@ -25,13 +25,11 @@
 
 use std::net::{Ipv4Addr, SocketAddrV4};
 
-use udpstack::wire::{
-    golden, ArpOperation, DstUnreachable, Icmpv4Message, Icmpv4Repr, IpProtocol, MacAddr,
-};
+use udpstack::wire::{golden, DstUnreachable, Icmpv4Message, Icmpv4Repr, IpProtocol};
 use udpstack::{Duration, Instant, RecvFlags, SendFlags, SocketHandle, Stack};
 
 use crate::fixture::{
-    arp_frame, config, icmp_message, ip_frame, ip_header, probe_udp, sa, IP_B, IP_PROBE, MAC_B,
+    config, icmp_message, ip_frame, ip_header, probe_udp, probe_who_has, sa, IP_B, IP_PROBE, MAC_B,
     MAC_PROBE,
 };
 
@@ -91,17 +89,7 @@ pub fn run(data: &[u8]) -> Result<(), String> {
     let mut s = Stack::new(c, 1).map_err(|e| e.to_string())?;
     let mut socks: Vec<SocketHandle> = PORTS.iter().map(|&p| open(&mut s, p)).collect();
     let mut now = Instant::ZERO;
-    s.handle_frame(
-        now,
-        &arp_frame(
-            ArpOperation::Request,
-            MAC_PROBE,
-            MacAddr::BROADCAST,
-            IP_PROBE,
-            MacAddr([0; 6]),
-            IP_B,
-        ),
-    );
+    s.handle_frame(now, &probe_who_has(IP_B));
     let mut last_sent: Option<Vec<u8>> = None;
     let mut buf = vec![0u8; 2048];
     let mut step = 0;

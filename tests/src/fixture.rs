@@ -211,14 +211,7 @@ impl Probed {
     /// stack's address (the stack answers and records the probe as STALE).
     pub fn introduce(&mut self) {
         let stack_ip = self.stack().ip();
-        self.send(arp_frame(
-            ArpOperation::Request,
-            MAC_PROBE,
-            MacAddr::BROADCAST,
-            IP_PROBE,
-            MacAddr::ZERO,
-            stack_ip,
-        ));
+        self.send(probe_who_has(stack_ip));
         self.take();
     }
 }
@@ -262,6 +255,19 @@ pub fn arp_frame(
     .emit(&mut f[14..])
     .expect("emit");
     f
+}
+
+/// The probe's broadcast ARP request for `ip`: a stack at `ip` answers it and learns the
+/// probe's MAC.
+pub fn probe_who_has(ip: Ipv4Addr) -> Vec<u8> {
+    arp_frame(
+        ArpOperation::Request,
+        MAC_PROBE,
+        MacAddr::BROADCAST,
+        IP_PROBE,
+        MacAddr::ZERO,
+        ip,
+    )
 }
 
 /// If `frame` is an ARP request for the probe, the probe's reply.

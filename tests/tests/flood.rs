@@ -9,7 +9,6 @@
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 
-use udpstack::wire::{ArpOperation, MacAddr};
 use udpstack::{Duration, Instant, SocketHandle, Stack};
 use udpstack_tests::fixture::*;
 
@@ -68,15 +67,7 @@ fn receiver(sysctls: &[(&str, &str)]) -> Stack {
         c.set_sysctl(name, value).unwrap();
     }
     let mut s = Stack::new(c, 5).unwrap();
-    let who_has = arp_frame(
-        ArpOperation::Request,
-        MAC_PROBE,
-        MacAddr::BROADCAST,
-        IP_PROBE,
-        MacAddr([0; 6]),
-        IP_B,
-    );
-    s.handle_frame(Instant::ZERO, &who_has);
+    s.handle_frame(Instant::ZERO, &probe_who_has(IP_B));
     transmit(&mut s, Instant::ZERO);
     s
 }

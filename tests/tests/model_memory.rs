@@ -16,7 +16,6 @@ use std::collections::VecDeque;
 
 use proptest::prelude::*;
 use udpstack::errno::Errno;
-use udpstack::wire::ArpOperation;
 use udpstack::{Duration, Instant, RecvFlags, SendFlags, SocketHandle, Stack};
 use udpstack_tests::fixture::*;
 
@@ -46,6 +45,17 @@ fn send_cost(payload: usize) -> usize {
         198..=645 => 1280,
         _ => 2304,
     }
+}
+
+/// L6.1: a setsockopt value doubled, capped by rmem_max/wmem_max (a negative value reads as
+/// huge), at least `min`.
+fn buffer_size(value: i32, min: i64) -> usize {
+    let v = if value < 0 {
+        BUF_MAX
+    } else {
+        i64::from(value).min(BUF_MAX)
+    };
+    (2 * v).max(min) as usize
 }
 
 /// One operation. Sockets are numbered 0..SOCKETS.
@@ -112,14 +122,31 @@ enum Outcome {
 /// What is compared after every operation.
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Observed {
-    /// Per socket: SIOCOUTQ, `sk_rmem_alloc`, the rx_queue and drops columns, readable,
-    /// writable, SO_RCVBUF and SO_SNDBUF as getsockopt reads them.
-    sockets: Vec<(usize, usize, usize, u64, bool, bool, usize, usize)>,
+    sockets: Vec<SocketView>,
     /// `udp_mem` pages as `/proc/net/sockstat` shows them.
     pages: u64,
     /// InDatagrams, InErrors, RcvbufErrors, MemErrors, OutDatagrams, SndbufErrors, and the IP
     /// layer's OutDiscards.
     counters: [u64; 7],
+}
+
+/// What is compared of each socket.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct SocketView {
+    /// SIOCOUTQ (L6.6).
+    outq: usize,
+    /// `sk_rmem_alloc`, read datagrams not yet released included (L6.3).
+    rmem: usize,
+    /// The rx_queue column of `/proc/net/udp` (without them).
+    rx_queue: usize,
+    /// The drops column.
+    drops: u64,
+    readable: bool,
+    /// POLLOUT (L6.6).
+    writable: bool,
+    /// SO_RCVBUF and SO_SNDBUF as getsockopt reads them (L6.1).
+    rcvbuf: usize,
+    sndbuf: usize,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -352,23 +379,11 @@ impl Model {
                 Outcome::Bytes(s.reader.front().map_or(0, |d| d.len), false)
             }
             Op::SetRcvbuf { k, value } => {
-                // L6.1: doubled, capped by rmem_max (a negative value reads as huge), at
-                // least 2304.
-                let v = if value < 0 {
-                    BUF_MAX
-                } else {
-                    i64::from(value).min(BUF_MAX)
-                };
-                self.sockets[k].rcvbuf = (2 * v).max(2304) as usize;
+                self.sockets[k].rcvbuf = buffer_size(value, 2304);
                 Outcome::Done
             }
             Op::SetSndbuf { k, value } => {
-                let v = if value < 0 {
-                    BUF_MAX
-                } else {
-                    i64::from(value).min(BUF_MAX)
-                };
-                self.sockets[k].sndbuf = (2 * v).max(4608) as usize;
+                self.sockets[k].sndbuf = buffer_size(value, 4608);
                 Outcome::Done
             }
             Op::SetUdpMem { min, max } => {
@@ -394,16 +409,16 @@ impl Model {
                 .iter()
                 .map(|s| {
                     let wmem = s.wmem();
-                    (
-                        wmem,
-                        s.rmem,
-                        s.rmem - s.deficit,
-                        s.drops,
-                        !s.arrivals.is_empty() || !s.reader.is_empty(),
-                        wmem + 1 < s.sndbuf / 2,
-                        s.rcvbuf,
-                        s.sndbuf,
-                    )
+                    SocketView {
+                        outq: wmem,
+                        rmem: s.rmem,
+                        rx_queue: s.rmem - s.deficit,
+                        drops: s.drops,
+                        readable: !s.arrivals.is_empty() || !s.reader.is_empty(),
+                        writable: wmem + 1 < s.sndbuf / 2,
+                        rcvbuf: s.rcvbuf,
+                        sndbuf: s.sndbuf,
+                    }
                 })
                 .collect(),
             pages: self.allocated.max(0) as u64,
@@ -442,15 +457,7 @@ impl Real {
             })
             .collect();
         let now = Instant::ZERO;
-        let who_has = arp_frame(
-            ArpOperation::Request,
-            MAC_PROBE,
-            udpstack::wire::MacAddr::BROADCAST,
-            IP_PROBE,
-            udpstack::wire::MacAddr([0; 6]),
-            IP_B,
-        );
-        stack.handle_frame(now, &who_has);
+        stack.handle_frame(now, &probe_who_has(IP_B));
         let mut buf = vec![0u8; 2048];
         while stack.poll_transmit(now, &mut buf).is_some() {}
         Real {
@@ -541,16 +548,16 @@ impl Real {
                 let row = udp_row(s, sa(IP_B, 7000 + k as u16));
                 let rx_column = row[4].split(':').nth(1).unwrap();
                 let ready = s.readiness(h).unwrap();
-                (
-                    s.outq(h).unwrap(),
-                    s.recv_queue_bytes(h).unwrap(),
-                    usize::from_str_radix(rx_column, 16).unwrap(),
-                    s.drops(h).unwrap(),
-                    ready.readable,
-                    ready.writable,
-                    s.recv_buffer_size(h).unwrap(),
-                    s.send_buffer_size(h).unwrap(),
-                )
+                SocketView {
+                    outq: s.outq(h).unwrap(),
+                    rmem: s.recv_queue_bytes(h).unwrap(),
+                    rx_queue: usize::from_str_radix(rx_column, 16).unwrap(),
+                    drops: s.drops(h).unwrap(),
+                    readable: ready.readable,
+                    writable: ready.writable,
+                    rcvbuf: s.recv_buffer_size(h).unwrap(),
+                    sndbuf: s.send_buffer_size(h).unwrap(),
+                }
             })
             .collect();
         let st = s.stats();
