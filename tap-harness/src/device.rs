@@ -224,6 +224,9 @@ fn refuse_creation_in_host(name: &str) -> io::Result<()> {
     }
 }
 
+/// How long [`TapDevice::open`] waits for an interface that is up to come into operation.
+pub const RUNNING_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+
 impl TapDevice {
     /// Opens the TAP interface `name` in the calling thread's network namespace, creating it
     /// (down, without addresses) if absent, in non-blocking mode.
@@ -233,6 +236,13 @@ impl TapDevice {
     /// [`in_host_netns`](crate::in_host_netns) defines it); an interface that already exists there (made by an administrator with
     /// `ip tuntap add`) may be opened. Use [`Netns::enter`](crate::Netns::enter) or
     /// [`TapLink`](crate::TapLink) to create one in a namespace of its own.
+    ///
+    /// If the interface is up, this waits (at most [`RUNNING_WAIT`]) until the kernel has put
+    /// it into operation (`IFF_RUNNING`). An interface set up before any descriptor was
+    /// attached (`ip tuntap add` then `ip link set up`) gets its carrier now, and until the
+    /// kernel's link watch has run, its queueing discipline is still the no-op one that
+    /// discards what the kernel sends: the kernel's answer to our first ARP request would be
+    /// lost, and the first datagrams would wait a whole ARP retransmission (1 s).
     ///
     /// # Errors
     /// An invalid name (empty, longer than 15 bytes, with '/', ':', '%' or spaces); the host
@@ -265,7 +275,22 @@ impl TapDevice {
             blocking_writes: false,
         };
         let _ = device.max_frame_len(); // Prime the last known MTU.
+        device.wait_until_running();
         Ok(device)
+    }
+
+    /// See [`TapDevice::open`]: an interface that is up waits for `IFF_RUNNING`; one that is
+    /// down (or whose flags cannot be read) does not.
+    fn wait_until_running(&self) {
+        let up = libc::IFF_UP as libc::c_short;
+        let running = libc::IFF_RUNNING as libc::c_short;
+        let deadline = std::time::Instant::now() + RUNNING_WAIT;
+        while let Ok(flags) = sys::get_flags(&self.ctl, &self.name) {
+            if flags & up == 0 || flags & running != 0 || std::time::Instant::now() >= deadline {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
     }
 
     /// Writes each frame with the descriptor in blocking mode (reads stay non-blocking), so that
@@ -355,6 +380,8 @@ impl TapDevice {
         })?;
         self.tap = tap;
         self.detached = false;
+        // As in `open`: the interface was probably set up before we attached.
+        self.wait_until_running();
         bump(&self.counters.reattaches, 1);
         Ok(true)
     }

@@ -69,7 +69,9 @@ mod privilege;
 mod sys;
 mod topology;
 
-pub use device::{TapDevice, TapStats, TapStatsHandle, DEFAULT_MTU, REATTACH_INTERVAL};
+pub use device::{
+    TapDevice, TapStats, TapStatsHandle, DEFAULT_MTU, REATTACH_INTERVAL, RUNNING_WAIT,
+};
 pub use netns::{
     host_tun_devices, leftovers, run, sweep_stale, Leftovers, Netns, NETNS_DIR, PROJECT_PREFIX,
 };

@@ -2,7 +2,8 @@
 //!
 //! * taking ownership of the TAP file descriptor out of `tun_tap::Iface` (which exposes it only
 //!   as a raw fd) so that the safe `rustix` calls can borrow it;
-//! * `SIOCGIFMTU` and `SIOCSIFMTU` on a control socket, which neither `rustix` nor `nix` wrap.
+//! * `SIOCGIFMTU`, `SIOCSIFMTU` and `SIOCGIFFLAGS` on a control socket, which neither `rustix`
+//!   nor `nix` wrap.
 //!
 //! Everything else (poll, eventfd, setns, readv/write, sockets) goes through `rustix`.
 
@@ -83,6 +84,19 @@ pub(crate) fn get_mtu(socket: impl AsFd, name: &str) -> io::Result<u32> {
     // SAFETY: on success the kernel filled the `ifru_mtu` member of the union.
     let mtu = unsafe { ifr.ifr_ifru.ifru_mtu };
     u32::try_from(mtu).map_err(|_| io::Error::other(format!("negative MTU {mtu} for {name}")))
+}
+
+/// The flags (`IFF_UP`, `IFF_RUNNING`, …) of interface `name`, asked through `socket`.
+pub(crate) fn get_flags(socket: impl AsFd, name: &str) -> io::Result<libc::c_short> {
+    let mut ifr = ifreq_for(name)?;
+    // SAFETY: SIOCGIFFLAGS reads a NUL-terminated name from and writes a c_short into the
+    // `ifreq` we pass by valid, exclusive pointer (the name's termination as for `get_mtu`).
+    let rc = unsafe { libc::ioctl(socket.as_fd().as_raw_fd(), libc::SIOCGIFFLAGS, &mut ifr) };
+    if rc < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: on success the kernel filled the `ifru_flags` member of the union.
+    Ok(unsafe { ifr.ifr_ifru.ifru_flags })
 }
 
 /// Sets the MTU of interface `name` through `socket` (needs CAP_NET_ADMIN in its namespace).

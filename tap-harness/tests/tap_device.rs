@@ -252,3 +252,34 @@ fn invalid_interface_names_are_refused_before_anything_is_created() {
         assert_eq!(e.kind(), io::ErrorKind::InvalidInput, "{name:?}: {e}");
     }
 }
+
+#[test]
+fn an_interface_up_before_it_is_opened_answers_the_first_arp_request() -> io::Result<()> {
+    // `ip tuntap add` then `ip link set up`, as an administrator (or the CLI tests) would: the
+    // carrier comes on only when we attach, and the kernel discards what it sends until its
+    // link watch has run. `TapDevice::open` waits for that, so the very first ARP request,
+    // sent at once, is answered. Without the wait this failed in most runs (and the CLI's
+    // `send` test was flaky: the first datagrams waited a whole ARP retransmission).
+    if !privileged_or_skip("an_interface_up_before_it_is_opened_answers_the_first_arp_request")? {
+        return Ok(());
+    }
+    let config = TapLinkConfig::default();
+    let netns = tap_harness::Netns::new("udpstack-tapup")?;
+    netns.ip(["tuntap", "add", "dev", "tap0", "mode", "tap"])?;
+    netns.ip(["link", "set", "dev", "tap0", "address", "02:00:00:00:00:01"])?;
+    netns.ip(["addr", "add", "10.0.0.1/24", "dev", "tap0"])?;
+    netns.ip(["link", "set", "dev", "tap0", "up"])?;
+    for _ in 0..5 {
+        let mut device = netns.enter(|| tap_harness::TapDevice::open("tap0"))??;
+        device.send(&arp_request(&config, config.kernel_addr))?;
+        let reply = common::receive_until(&mut device, &config, Duration::from_millis(500), |f| {
+            parse_arp(f)
+                .map(|(_, arp)| arp)
+                .filter(|arp| arp.operation == ArpOperation::Reply)
+        })?;
+        assert!(reply.is_some(), "the first ARP request went unanswered");
+        // Closing the descriptor drops the carrier again, for the next round.
+        drop(device);
+    }
+    Ok(())
+}

@@ -90,10 +90,10 @@ proptest! {
     /// mutated, noise), arrivals, reads, sends to resolved and unresolved neighbours, cork,
     /// buffer sizes, timers, ICMP errors, the error queue, closing sockets — under tiny
     /// limits (`udp_mem`, `unres_qlen_bytes`, `ipfrag_high_thresh`), so every bound is hit.
-    /// The same interpreter is the `stack_events` fuzz target.
+    /// The same interpreter is the `stack_actions` fuzz target.
     #[test]
     fn the_books_balance_after_any_sequence_of_events(data in proptest::collection::vec(any::<u8>(), 0..600)) {
-        if let Err(v) = udpstack_tests::events::run(&data) {
+        if let Err(v) = udpstack_tests::actions::run(&data) {
             return Err(TestCaseError::fail(v));
         }
     }

@@ -1,5 +1,5 @@
 //! Arbitrary bytes as a sequence of events on one stack, with the conservation checker
-//! ([`Stack::audit`]) after every event: shared by the `stack_events` fuzz target and the
+//! ([`Stack::audit`]) after every event: shared by the `stack_actions` fuzz target and the
 //! proptest in `tests/engine_conservation.rs`, so what the fuzzer runs is also run by
 //! `cargo test`.
 //!
