@@ -358,6 +358,19 @@ pub fn probe_udp(
     )
 }
 
+/// A fragment from the probe to stack B: UDP's protocol number, identification `ident`, the
+/// fragment's `offset` in bytes (a multiple of 8), MF as `more`, and `bytes` of the datagram.
+pub fn probe_fragment(ident: u16, offset: u16, more: bool, bytes: &[u8]) -> Vec<u8> {
+    let h = Ipv4Repr {
+        ident,
+        dont_frag: false,
+        more_frags: more,
+        frag_offset: offset,
+        ..ip_header(IP_PROBE, IP_B, IpProtocol::Udp, bytes.len())
+    };
+    ip_frame(MAC_PROBE, MAC_B, &h, bytes)
+}
+
 /// An ICMP message (with a correct checksum).
 pub fn icmp_message(repr: &Icmpv4Repr<'_>) -> Vec<u8> {
     let mut m = vec![0u8; repr.buffer_len()];

@@ -5,7 +5,7 @@
 
 use udpstack::sim::Segment;
 use udpstack::udp::truesize;
-use udpstack::wire::{Icmpv4Packet, IpProtocol, Ipv4Packet, Ipv4Repr};
+use udpstack::wire::{Icmpv4Packet, Ipv4Packet};
 use udpstack::{Duration, SocketHandle};
 use udpstack_tests::fixture::*;
 
@@ -100,15 +100,8 @@ fn probe_fragments(port: u16, payload: &[u8], chunk: usize) -> Vec<(u16, bool, V
 }
 
 /// A fragment frame from the probe.
-fn fragment_frame(ident: u16, offset: u16, more: bool, bytes: &[u8], total: usize) -> Vec<u8> {
-    let h = Ipv4Repr {
-        ident,
-        dont_frag: false,
-        more_frags: more,
-        frag_offset: offset,
-        ..ip_header(IP_PROBE, IP_B, IpProtocol::Udp, total)
-    };
-    ip_frame(MAC_PROBE, MAC_B, &h, bytes)
+fn fragment_frame(ident: u16, offset: u16, more: bool, bytes: &[u8], _total: usize) -> Vec<u8> {
+    probe_fragment(ident, offset, more, bytes)
 }
 
 #[test]
