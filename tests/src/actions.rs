@@ -10,7 +10,7 @@
 //!
 //! | byte % 12 | event |
 //! |---|---|
-//! | 0 | a golden frame (next byte: which), perhaps with one byte changed (position, value) |
+//! | 0 | a golden frame (next byte: which) sent to B's MAC, perhaps with one byte changed (position, value) |
 //! | 1 | raw bytes as a frame (length byte % 64, then that many bytes) |
 //! | 2 | a UDP datagram from the probe to socket k with a payload of `n × 6` bytes |
 //! | 3 | recv on socket k (flags: peek, trunc; buffer size) |
@@ -58,11 +58,12 @@ impl Bytes<'_> {
     }
 }
 
-/// Runs `data` as events; the first imbalance (with the event that caused it) is the error.
+/// Runs `data` as events and returns the stack as they left it; the first imbalance (with the
+/// event that caused it) is the error.
 ///
 /// # Errors
 /// A [`udpstack::audit::Violation`], described.
-pub fn run(data: &[u8]) -> Result<(), String> {
+pub fn run(data: &[u8]) -> Result<Stack, String> {
     let mut b = Bytes { data };
     let mut c = config(IP_B, MAC_B);
     let udp_mem = u64::from(b.next() % 16);
@@ -103,6 +104,10 @@ pub fn run(data: &[u8]) -> Result<(), String> {
             0 => {
                 let (_, frame) = golden::ALL[usize::from(b.next()) % golden::ALL.len()];
                 let mut f = frame.to_vec();
+                // The kernel sent them to 02:00:00:00:00:02; readdress the unicast ones to B.
+                if f[0] & 1 == 0 {
+                    f[..6].copy_from_slice(&MAC_B.0);
+                }
                 let at = b.next();
                 if at & 1 != 0 {
                     let at = usize::from(at >> 1) % f.len();
@@ -209,7 +214,7 @@ pub fn run(data: &[u8]) -> Result<(), String> {
         s.audit()
             .map_err(|v| format!("after event {step} (kind {op}, socket {k}): {v}"))?;
     }
-    Ok(())
+    Ok(s)
 }
 
 fn open(s: &mut Stack, port: u16) -> SocketHandle {
