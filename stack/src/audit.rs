@@ -14,16 +14,21 @@
 //!   deficit); the pages all sockets hold are exactly their forward allocations plus charges.
 //! * **Send memory** (L6.5): each socket's bytes in flight are the truesizes of its frames in the
 //!   transmit queue and the neighbours' queues.
+//! * **Neighbour queues**: each unresolved neighbour counts exactly the truesizes of the frames
+//!   it holds.
 //! * **Limits**: a socket holds no more than the largest SO_RCVBUF it has had, except a single
 //!   datagram admitted to an empty buffer (L6.3); no more in flight than twice the largest
-//!   SO_SNDBUF plus one packet; the reassembler no more than `ipfrag_high_thresh` (L4.3); an
-//!   unresolved neighbour no more than `unres_qlen_bytes` plus one frame.
+//!   SO_SNDBUF, plus the packet allocated under the SO_SNDBUF check and a corked datagram's
+//!   page-fragment appends, which are not checked (L6.5, L3.2); the reassembler no more than
+//!   `ipfrag_high_thresh` plus the one queue and fragment admitted under it (L4.3); an
+//!   unresolved neighbour no more than `unres_qlen_bytes`, unless it holds a single frame.
 
 use std::collections::HashMap;
 use std::fmt;
 
 use crate::iface::stack::Stack;
-use crate::udp::memory::{send_truesize, PAGE};
+use crate::ip::reassembly::QUEUE_OVERHEAD;
+use crate::udp::memory::{send_truesize, truesize, PAGE};
 use crate::udp::SocketHandle;
 
 /// An imbalance in a stack's books.
@@ -140,7 +145,7 @@ impl Stack {
         let frames = self
             .tx
             .iter()
-            .chain(self.neighbors.queued().map(|(_, _, f)| f));
+            .chain(self.neighbors.queues().flat_map(|(_, _, q)| q));
         for f in frames {
             if let Some(h) = f.owner {
                 *held.entry(h).or_default() += f.truesize;
@@ -154,7 +159,8 @@ impl Stack {
                     s.wmem_alloc
                 )
             })?;
-            let bound = 2 * s.sndbuf_max + send_truesize(65_535) + 65_535;
+            // The largest packet, and 64 KiB of corked appends (a datagram's limit).
+            let bound = 2 * s.sndbuf_max + send_truesize(MAX_IP) + MAX_IP;
             check(s.wmem_total() <= bound, || {
                 format!(
                     "{h}: {} bytes charged to a send buffer of at most {}",
@@ -169,18 +175,25 @@ impl Stack {
     fn audit_bounds(&self) -> Result<(), Violation> {
         let s = &self.config.sysctls;
         let reasm = self.reassembler.memory() as u64;
-        check(reasm <= s.ipfrag_high_thresh.max(1) + 65_536 * 2, || {
+        // Checked before a fragment is added: one queue and one fragment may pass it.
+        let slack = (QUEUE_OVERHEAD + truesize(MAX_IP + 14)) as u64;
+        check(reasm <= s.ipfrag_high_thresh + slack, || {
             format!(
                 "reassembly holds {reasm} bytes, ipfrag_high_thresh {}",
                 s.ipfrag_high_thresh
             )
         })?;
-        for (ip, bytes, f) in self.neighbors.queued() {
+        for (ip, bytes, queue) in self.neighbors.queues() {
+            let held: u64 = queue.iter().map(|f| f.truesize as u64).sum();
+            check(bytes == held, || {
+                format!("neighbour {ip} counts {bytes} bytes, its frames hold {held}")
+            })?;
             check(
-                bytes <= u64::from(s.neigh_unres_qlen_bytes) + f.truesize as u64,
+                bytes <= u64::from(s.neigh_unres_qlen_bytes) || queue.len() == 1,
                 || {
                     format!(
-                        "neighbour {ip} queues {bytes} bytes, unres_qlen_bytes {}",
+                        "neighbour {ip} queues {bytes} bytes in {} frames, unres_qlen_bytes {}",
+                        queue.len(),
                         s.neigh_unres_qlen_bytes
                     )
                 },
@@ -189,6 +202,9 @@ impl Stack {
         Ok(())
     }
 }
+
+/// The largest IPv4 packet.
+const MAX_IP: usize = 65_535;
 
 #[cfg(test)]
 mod tests {

@@ -66,23 +66,21 @@ impl Bytes<'_> {
 pub fn run(data: &[u8]) -> Result<Stack, String> {
     let mut b = Bytes { data };
     let mut c = config(IP_B, MAC_B);
-    let udp_mem = u64::from(b.next() % 16);
+    let [mem, extra, rsv, unres, high] = [(); 5].map(|()| b.next());
+    let (udp_mem, high) = (u64::from(mem % 16), u32::from(high) * 512);
     let settings = [
         (
             "net.ipv4.udp_mem",
-            format!("{udp_mem} {udp_mem} {}", udp_mem + u64::from(b.next() % 32)),
+            format!("{udp_mem} {udp_mem} {}", udp_mem + u64::from(extra % 32)),
         ),
-        ("net.core.mem_pcpu_rsv", (b.next() % 4).to_string()),
+        ("net.core.mem_pcpu_rsv", (rsv % 4).to_string()),
         (
             "net.ipv4.neigh.default.unres_qlen_bytes",
-            (u32::from(b.next()) * 64).to_string(),
+            (u32::from(unres) * 64).to_string(),
         ),
-    ];
-    let high = u32::from(b.next()) * 512;
-    let settings = settings.into_iter().chain([
         ("net.ipv4.ipfrag_low_thresh", (high / 4 * 3).to_string()),
         ("net.ipv4.ipfrag_high_thresh", high.to_string()),
-    ]);
+    ];
     for (name, value) in settings {
         c.set_sysctl(name, &value)
             .map_err(|e| format!("{name}={value}: {e}"))?;

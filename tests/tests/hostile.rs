@@ -10,12 +10,15 @@
 //! `ip_local_deliver_finish`, `ip_defrag`, `__udp4_lib_rcv`, `icmp_rcv` and `arp_process`; the
 //! comment on each entry says which path counts what. Nothing may panic.
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
 
+use common::{frame_with_raw_options, probe_icmp, refresh_ip_checksum};
 use udpstack::wire::checksum::checksum;
 use udpstack::wire::{
-    ArpOperation, DstUnreachable, Icmpv4Message, Icmpv4Repr, IpProtocol, Ipv4Options, MacAddr,
+    ArpOperation, DstUnreachable, Icmpv4Message, Icmpv4Repr, IpProtocol, MacAddr,
 };
 use udpstack::{Duration, Instant, Stack};
 use udpstack_tests::fixture::*;
@@ -110,13 +113,6 @@ fn good() -> Vec<u8> {
     probe_udp(MAC_B, sa(IP_PROBE, 5000), sa(IP_B, 7000), b"hostile?")
 }
 
-fn refresh_ip_checksum(f: &mut [u8]) {
-    let ihl = usize::from(f[14] & 0x0f) * 4;
-    f[24..26].copy_from_slice(&[0, 0]);
-    let c = checksum(&f[14..14 + ihl]);
-    f[24..26].copy_from_slice(&c.to_be_bytes());
-}
-
 /// `good()` with `edit` applied to the frame, the IP header checksum recomputed after.
 fn edited(edit: impl FnOnce(&mut Vec<u8>)) -> Vec<u8> {
     let mut f = good();
@@ -157,10 +153,6 @@ fn icmp_bytes(kind: u8, code: u8, rest: &[u8]) -> Vec<u8> {
     let c = checksum(&m);
     m[2..4].copy_from_slice(&c.to_be_bytes());
     m
-}
-
-fn icmp_frame(repr: &Icmpv4Repr<'_>) -> Vec<u8> {
-    ip_packet(IpProtocol::Icmp, &icmp_message(repr))
 }
 
 /// What our stack sent to the probe from `sport`: the IP packet an ICMP error would quote.
@@ -385,15 +377,13 @@ fn catalogue() -> Vec<Case> {
         case(
             // ip_options_compile: a parameter problem pointing at the option, InHdrErrors.
             "option with length 0",
-            {
-                let d = udp_datagram(sa(IP_PROBE, 5000), sa(IP_B, 7000), b"x");
-                let mut h = ip_header(IP_PROBE, IP_B, IpProtocol::Udp, d.len());
-                h.options = Ipv4Options::new(&[1, 1, 1, 1]).unwrap();
-                let mut f = ip_frame(MAC_PROBE, MAC_B, &h, &d);
-                f[34..38].copy_from_slice(&[7, 0, 0, 0]); // record route, length 0
-                refresh_ip_checksum(&mut f);
-                f
-            },
+            frame_with_raw_options(
+                IP_PROBE,
+                IP_B,
+                IpProtocol::Udp,
+                &[7, 0, 0, 0], // record route, length 0
+                &udp_datagram(sa(IP_PROBE, 5000), sa(IP_B, 7000), b"x"),
+            ),
             &[
                 ("Link.RxFrames", 1),
                 ("Ip.InReceives", 1),
@@ -410,15 +400,13 @@ fn catalogue() -> Vec<Case> {
         case(
             // accept_source_route 0: dropped, no counter.
             "loose source route",
-            {
-                let d = udp_datagram(sa(IP_PROBE, 5000), sa(IP_B, 7000), b"x");
-                let mut h = ip_header(IP_PROBE, IP_B, IpProtocol::Udp, d.len());
-                h.options = Ipv4Options::new(&[1; 8]).unwrap();
-                let mut f = ip_frame(MAC_PROBE, MAC_B, &h, &d);
-                f[34..42].copy_from_slice(&[131, 7, 4, 10, 0, 0, 1, 1]);
-                refresh_ip_checksum(&mut f);
-                f
-            },
+            frame_with_raw_options(
+                IP_PROBE,
+                IP_B,
+                IpProtocol::Udp,
+                &[131, 7, 4, 10, 0, 0, 1, 1], // LSRR via 10.0.0.1, then NOP
+                &udp_datagram(sa(IP_PROBE, 5000), sa(IP_B, 7000), b"x"),
+            ),
             &[
                 ("Link.RxFrames", 1),
                 ("Ip.InReceives", 1),
@@ -578,13 +566,14 @@ fn catalogue() -> Vec<Case> {
         case(
             // ping_rcv finds no socket: dropped, no error counted.
             "echo reply nobody asked for",
-            icmp_frame(&Icmpv4Repr {
-                message: Icmpv4Message::EchoReply {
+            probe_icmp(
+                IP_PROBE,
+                Icmpv4Message::EchoReply {
                     ident: 7,
                     seq_no: 1,
                 },
-                body: b"pong",
-            }),
+                b"pong",
+            ),
             &[
                 ("Link.RxFrames", 1),
                 ("Ip.InReceives", 1),
@@ -628,10 +617,11 @@ fn catalogue() -> Vec<Case> {
         case(
             // __udp4_lib_err finds no socket for the quoted flow: Icmp InErrors.
             "port unreachable quoting a flow we do not have",
-            icmp_frame(&Icmpv4Repr {
-                message: Icmpv4Message::DstUnreachable(DstUnreachable::PortUnreachable),
-                body: &our_datagram(40404, 9),
-            }),
+            probe_icmp(
+                IP_PROBE,
+                Icmpv4Message::DstUnreachable(DstUnreachable::PortUnreachable),
+                &our_datagram(40404, 9),
+            ),
             &[
                 ("Link.RxFrames", 1),
                 ("Ip.InReceives", 1),
@@ -646,10 +636,11 @@ fn catalogue() -> Vec<Case> {
         case(
             // icmp_unreach: the quoted IP header cannot be pulled, out_err: InErrors.
             "port unreachable with a 12-byte quote",
-            icmp_frame(&Icmpv4Repr {
-                message: Icmpv4Message::DstUnreachable(DstUnreachable::PortUnreachable),
-                body: &our_datagram(7000, 9)[..12],
-            }),
+            probe_icmp(
+                IP_PROBE,
+                Icmpv4Message::DstUnreachable(DstUnreachable::PortUnreachable),
+                &our_datagram(7000, 9)[..12],
+            ),
             &[
                 ("Link.RxFrames", 1),
                 ("Ip.InReceives", 1),
@@ -664,10 +655,11 @@ fn catalogue() -> Vec<Case> {
         case(
             // icmp_socket_deliver: the IP header is there but not the 8 bytes after it.
             "port unreachable quoting the IP header and 4 bytes",
-            icmp_frame(&Icmpv4Repr {
-                message: Icmpv4Message::DstUnreachable(DstUnreachable::PortUnreachable),
-                body: &our_datagram(7000, 9)[..24],
-            }),
+            probe_icmp(
+                IP_PROBE,
+                Icmpv4Message::DstUnreachable(DstUnreachable::PortUnreachable),
+                &our_datagram(7000, 9)[..24],
+            ),
             &[
                 ("Link.RxFrames", 1),
                 ("Ip.InReceives", 1),

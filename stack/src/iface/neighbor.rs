@@ -507,12 +507,12 @@ impl<F> NeighborCache<F> {
         }
     }
 
-    /// The frames waiting in entries' queues, with their entry's queued bytes (for the
-    /// conservation checker).
-    pub fn queued(&self) -> impl Iterator<Item = (Ipv4Addr, u64, &F)> + '_ {
+    /// Each entry's waiting frames with the bytes it counts for them (for the conservation
+    /// checker).
+    pub fn queues(&self) -> impl Iterator<Item = (Ipv4Addr, u64, &VecDeque<F>)> + '_ {
         self.entries
             .iter()
-            .flat_map(|(&ip, e)| e.queue.iter().map(move |f| (ip, e.queue_bytes, f)))
+            .map(|(&ip, e)| (ip, e.queue_bytes, &e.queue))
     }
 
     /// Removes every entry (`neigh_flush_dev`, on an address change or the link going down),

@@ -625,9 +625,7 @@ impl Stack {
     /// `EBADF` for an unknown handle.
     pub fn set_recv_buffer_size(&mut self, h: SocketHandle, size: i32) -> io::Result<()> {
         let max = self.config.sysctls.rmem_max;
-        let s = self.socket_mut(h)?;
-        s.rcvbuf = rcvbuf_for(size, max, false);
-        s.rcvbuf_max = s.rcvbuf_max.max(s.rcvbuf);
+        self.socket_mut(h)?.set_rcvbuf(rcvbuf_for(size, max, false));
         Ok(())
     }
 
@@ -637,9 +635,7 @@ impl Stack {
     /// `EBADF` for an unknown handle.
     pub fn set_recv_buffer_size_force(&mut self, h: SocketHandle, size: i32) -> io::Result<()> {
         let max = self.config.sysctls.rmem_max;
-        let s = self.socket_mut(h)?;
-        s.rcvbuf = rcvbuf_for(size, max, true);
-        s.rcvbuf_max = s.rcvbuf_max.max(s.rcvbuf);
+        self.socket_mut(h)?.set_rcvbuf(rcvbuf_for(size, max, true));
         Ok(())
     }
 
@@ -657,9 +653,7 @@ impl Stack {
     /// `EBADF` for an unknown handle.
     pub fn set_send_buffer_size(&mut self, h: SocketHandle, size: i32) -> io::Result<()> {
         let max = self.config.sysctls.wmem_max;
-        let s = self.socket_mut(h)?;
-        s.sndbuf = sndbuf_for(size, max, false);
-        s.sndbuf_max = s.sndbuf_max.max(s.sndbuf);
+        self.socket_mut(h)?.set_sndbuf(sndbuf_for(size, max, false));
         Ok(())
     }
 
@@ -669,9 +663,7 @@ impl Stack {
     /// `EBADF` for an unknown handle.
     pub fn set_send_buffer_size_force(&mut self, h: SocketHandle, size: i32) -> io::Result<()> {
         let max = self.config.sysctls.wmem_max;
-        let s = self.socket_mut(h)?;
-        s.sndbuf = sndbuf_for(size, max, true);
-        s.sndbuf_max = s.sndbuf_max.max(s.sndbuf);
+        self.socket_mut(h)?.set_sndbuf(sndbuf_for(size, max, true));
         Ok(())
     }
 

@@ -260,6 +260,18 @@ impl UdpSocket {
         self.wmem_alloc + self.pending.as_ref().map_or(0, |c| c.packets.truesize())
     }
 
+    /// Stores SO_RCVBUF (already doubled and clamped), remembering the largest.
+    pub fn set_rcvbuf(&mut self, rcvbuf: usize) {
+        self.rcvbuf = rcvbuf;
+        self.rcvbuf_max = self.rcvbuf_max.max(rcvbuf);
+    }
+
+    /// Stores SO_SNDBUF (already doubled and clamped), remembering the largest.
+    pub fn set_sndbuf(&mut self, sndbuf: usize) {
+        self.sndbuf = sndbuf;
+        self.sndbuf_max = self.sndbuf_max.max(sndbuf);
+    }
+
     /// Moves every arrival into the reader's queue if that is empty (what `__skb_recv_udp` and
     /// `first_packet_length` do before looking at it).
     pub fn refill_reader(&mut self) {
