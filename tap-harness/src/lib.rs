@@ -76,5 +76,5 @@ pub use netns::{
     host_tun_devices, leftovers, run, sweep_stale, Leftovers, Netns, NETNS_DIR, PROJECT_PREFIX,
 };
 pub use privilege::{check_privileges, privileged_or_skip, SKIP_ENV};
-pub use sys::{current_netns_inode, in_host_netns};
+pub use sys::{current_netns_inode, in_host_netns, set_udp_cork, socket_outq};
 pub use topology::{add_veth, RouterConfig, RouterLink, TapLink, TapLinkConfig, VethEnd};

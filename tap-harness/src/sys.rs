@@ -1,9 +1,11 @@
-//! The crate's only `unsafe` code, four one-line blocks, each with its safety argument:
+//! The crate's only `unsafe` code, one-line blocks, each with its safety argument:
 //!
 //! * taking ownership of the TAP file descriptor out of `tun_tap::Iface` (which exposes it only
 //!   as a raw fd) so that the safe `rustix` calls can borrow it;
 //! * `SIOCGIFMTU`, `SIOCSIFMTU` and `SIOCGIFFLAGS` on a control socket, which neither `rustix`
-//!   nor `nix` wrap.
+//!   nor `nix` wrap;
+//! * for tests that compare the stack with kernel sockets: `UDP_CORK` (set and get) and
+//!   `SIOCOUTQ` on a kernel UDP socket, which neither wraps either.
 //!
 //! Everything else (poll, eventfd, setns, readv/write, sockets) goes through `rustix`.
 
@@ -162,4 +164,42 @@ pub fn in_host_netns() -> io::Result<bool> {
         })?,
     };
     Ok(current == host)
+}
+
+/// `setsockopt(fd, IPPROTO_UDP, UDP_CORK, on)` on a kernel UDP socket.
+///
+/// # Errors
+/// As the system call (ENOTSOCK, EBADF, ENOPROTOOPT for a non-UDP socket).
+pub fn set_udp_cork(socket: impl AsFd, on: bool) -> io::Result<()> {
+    let value = libc::c_int::from(on);
+    // SAFETY: the kernel reads `optlen` bytes (one c_int) from the valid pointer to `value`;
+    // the fd is a live socket borrowed for the call.
+    let rc = unsafe {
+        libc::setsockopt(
+            socket.as_fd().as_raw_fd(),
+            libc::IPPROTO_UDP,
+            libc::UDP_CORK,
+            (&raw const value).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    if rc < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// `ioctl(fd, SIOCOUTQ)` on a kernel UDP socket: the bytes (truesize) of its send queue.
+///
+/// # Errors
+/// As the system call.
+pub fn socket_outq(socket: impl AsFd) -> io::Result<usize> {
+    let mut value: libc::c_int = 0;
+    // SAFETY: SIOCOUTQ (= TIOCOUTQ) writes one c_int through the valid, exclusive pointer we
+    // pass; the fd is a live socket borrowed for the call.
+    let rc = unsafe { libc::ioctl(socket.as_fd().as_raw_fd(), libc::TIOCOUTQ, &raw mut value) };
+    if rc < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    usize::try_from(value).map_err(|_| io::Error::other(format!("negative SIOCOUTQ {value}")))
 }

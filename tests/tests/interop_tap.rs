@@ -13,10 +13,7 @@
 //! by the kernel, and the reverse, with equal fragment counts on both sides, L3.4), the kernel's
 //! ping, ICMP port unreachable in both directions with the same socket-visible outcomes
 //! (L1.5–L1.7, L5.6), broadcasts both ways, and a pcap of a run whose checksums tshark
-//! verifies.
-//!
-//! Known difference (an ignored test, reported as a bug): the stack does not loop its own
-//! broadcasts back to its own sockets as Linux does.
+//! verifies; the stack's own broadcasts looped back to its own sockets (`ip_mc_output`).
 
 mod interop;
 
@@ -397,10 +394,6 @@ fn broadcasts_behave_as_on_linux_both_ways() -> io::Result<()> {
 }
 
 #[test]
-#[ignore = "bug: the stack does not loop its own broadcasts back to its own sockets \
-            (Linux's ip_mc_output clones every RTCF_BROADCAST packet to the local host: a \
-            wildcard-bound socket of the sender receives it, and one to a closed port counts \
-            IgnoredMulti on the sender too)"]
 fn a_broadcast_reaches_the_senders_own_sockets_as_on_linux() -> io::Result<()> {
     // L5.3, L5.5: a broadcast is delivered to the sender's own sockets too (ip_mc_output loops it
     // back).

@@ -134,6 +134,9 @@ impl Stack {
             options: Ipv4Options::NONE,
             payload_len: tx.payload.len(),
         };
+        if tx.route.broadcast {
+            self.loop_broadcast(&header, tx.payload);
+        }
         let mtu = usize::from(tx.route.mtu);
         if header.buffer_len() <= mtu {
             return self.ip_send_packet(&tx, &header, tx.payload, 0);
@@ -144,6 +147,25 @@ impl Stack {
         let result = self.ip_fragment(&tx, &header, &whole);
         self.pool.give(whole);
         result
+    }
+
+    /// `ip_mc_output`: a packet to a broadcast address is also delivered to this host, whole
+    /// (the clone is taken before `ip_finish_output` fragments), through the loopback device,
+    /// so that our own sockets on the port get a copy and a port without one counts
+    /// IgnoredMulti (L5.3). A full loopback queue drops the copy, counted.
+    fn loop_broadcast(&mut self, header: &Ipv4Repr, payload: Payload<'_>) {
+        let mut data = self.pool.zeroed(header.buffer_len());
+        let written = header.emit(&mut data).is_ok()
+            && data
+                .get_mut(header.header_len()..)
+                .is_some_and(|out| payload.write(out, header.src, header.dst).is_ok());
+        if !written {
+            self.pool.give(data);
+            return;
+        }
+        if self.loopback_push(data).is_err() {
+            self.drop_frame(DropReason::TxQueueFull, &"loopback queue full");
+        }
     }
 
     /// Sends `payload` in fragments of Linux's layout (L3.4).

@@ -464,6 +464,14 @@ impl UdpSocket {
         self.call(|s, h, _| s.set_send_buffer_size(h, size))
     }
 
+    /// SO_SNDBUF as getsockopt returns it.
+    ///
+    /// # Errors
+    /// ENETDOWN when the runtime has stopped.
+    pub fn send_buffer_size(&self) -> io::Result<usize> {
+        self.get(|s, h| s.send_buffer_size(h))
+    }
+
     /// FIONREAD (L7.7).
     ///
     /// # Errors
