@@ -1,12 +1,12 @@
 //! The runtime over an in-memory link: two stacks on their own I/O threads, and sockets used
 //! like `std::net::UdpSocket` from application threads.
 
-use std::io::ErrorKind;
-use std::sync::Arc;
+use std::io::{self, ErrorKind};
+use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use udpstack::device::{LinkConfig, MemoryLink};
+use udpstack::device::{Device, LinkConfig, MemoryLink, Waker};
 use udpstack::runtime::{poll, Interest, PollEntry, Runtime, UdpSocket};
 use udpstack_tests::fixture::*;
 
@@ -284,4 +284,91 @@ fn a_blocked_send_goes_ahead_when_packets_leave() {
     assert!(start.elapsed() < Duration::from_secs(5));
     assert_eq!(rt.stats().udp.sndbuf_errors, 0);
     assert_eq!(rt.stats().udp.out_datagrams, 7);
+}
+
+/// A device with a frame ready at every read until `until` — a link faster than the stack, the
+/// worst flood — that notes when each frame the stack sends leaves.
+struct Flood {
+    frame: Vec<u8>,
+    until: Instant,
+    sent: Arc<Mutex<Vec<Instant>>>,
+}
+
+struct NoWaker;
+
+impl Waker for NoWaker {
+    fn wake(&self) {}
+}
+
+impl Device for Flood {
+    fn max_frame_len(&self) -> usize {
+        1514
+    }
+
+    fn try_recv(&mut self, buf: &mut [u8]) -> io::Result<Option<usize>> {
+        if Instant::now() >= self.until {
+            return Ok(None);
+        }
+        buf[..self.frame.len()].copy_from_slice(&self.frame);
+        Ok(Some(self.frame.len()))
+    }
+
+    fn send(&mut self, _frame: &[u8]) -> io::Result<()> {
+        self.sent.lock().unwrap().push(Instant::now());
+        Ok(())
+    }
+
+    fn wait(&mut self, deadline: Option<Instant>) -> io::Result<()> {
+        // Woken by nothing: naps of at most 5 ms (callers loop).
+        let nap = Duration::from_millis(5);
+        let left = deadline.map_or(nap, |d| d.saturating_duration_since(Instant::now()));
+        thread::sleep(left.min(nap));
+        Ok(())
+    }
+
+    fn waker(&self) -> Arc<dyn Waker> {
+        Arc::new(NoWaker)
+    }
+}
+
+#[test]
+fn a_flood_holds_off_neither_socket_calls_nor_transmissions() {
+    // L6.3 under overload (found by iperf against `udpstack serve`): the I/O thread takes the
+    // stack's lock once per batch of frames, so while frames keep coming faster than it can
+    // handle them a socket is bound, read and sent on, and frames leave; only what exceeds the
+    // receive buffer is dropped. It used to drain the device under the lock, holding off every
+    // socket call, timer and transmission until the flood ended.
+    let flood = Duration::from_secs(5);
+    let until = Instant::now() + flood;
+    let sent = Arc::new(Mutex::new(Vec::new()));
+    let device = Flood {
+        frame: probe_udp(MAC_B, sa(IP_PROBE, 4000), sa(IP_B, 9), b"flood"),
+        until,
+        sent: Arc::clone(&sent),
+    };
+    let rt = Runtime::start(device, config(IP_B, MAC_B), 4).unwrap();
+    let s = rt.bind("10.0.0.2:9").unwrap();
+    s.set_read_timeout(Some(flood)).unwrap();
+    let mut buf = [0u8; 16];
+    for _ in 0..10 {
+        let (n, from) = s.recv_from(&mut buf).unwrap();
+        assert_eq!(&buf[..n], b"flood");
+        assert_eq!(from.to_string(), "10.0.0.9:4000");
+    }
+    // A send: the ARP request for its destination leaves.
+    let before = sent.lock().unwrap().len();
+    s.send_to(b"out", "10.0.0.77:9").unwrap();
+    let deadline = Instant::now() + flood;
+    while sent.lock().unwrap().len() == before && Instant::now() < deadline {
+        thread::sleep(Duration::from_millis(1));
+    }
+    let last_sent = sent.lock().unwrap().last().copied();
+    assert!(
+        last_sent.is_some_and(|t| t < until),
+        "nothing left during the flood"
+    );
+    assert!(Instant::now() < until, "all of it during the flood");
+    let udp = rt.stats().udp;
+    assert!(udp.rcvbuf_errors > 0, "the receive buffer overflowed");
+    assert_eq!(udp.in_datagrams, 10);
 }

@@ -81,16 +81,19 @@ pub fn run(args: &ServeArgs) -> io::Result<()> {
 }
 
 /// Serves `socket` until `stop` is set: echoes every datagram (RFC 862) if `echo`, else
-/// drops it (RFC 863); counts them in `count`.
+/// drops it (RFC 863); counts them in `count`. Once `stop` is set it still serves what is
+/// already queued, so that the counters printed at the end account for every datagram that
+/// reached the socket: served, or dropped and counted by the stack.
 pub(super) fn serve(socket: &UdpSocket, echo: bool, stop: &AtomicBool, count: &AtomicU64) {
     let mut buf = vec![0u8; 65536];
+    let handle = |buf: &[u8], from| {
+        if !echo || socket.send_to(buf, from).is_ok() {
+            count.fetch_add(1, Ordering::Relaxed);
+        }
+    };
     while !stop.load(Ordering::Relaxed) {
         match socket.recv_from(&mut buf) {
-            Ok((n, from)) => {
-                if !echo || socket.send_to(&buf[..n], from).is_ok() {
-                    count.fetch_add(1, Ordering::Relaxed);
-                }
-            }
+            Ok((n, from)) => handle(&buf[..n], from),
             // The read timeout: look at `stop` again.
             Err(e)
                 if matches!(
@@ -101,6 +104,18 @@ pub(super) fn serve(socket: &UdpSocket, echo: bool, stop: &AtomicBool, count: &A
             Err(e) if e.raw_os_error() == Some(libc::ENETDOWN) => return,
             // A pending ICMP error (L1.6) is reported once; the service goes on.
             Err(_) => {}
+        }
+    }
+    // Stopping: what is queued, without waiting for more.
+    let mut errors = 0;
+    loop {
+        match socket.recv_with(&mut buf, udpstack::RecvFlags::DONTWAIT) {
+            Ok(r) => handle(&buf[..r.len], r.from.into()),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+            // A pending error is reported once: go on with what is queued behind it (a few
+            // times at most: ENETDOWN or anything unexpected ends it).
+            Err(e) if e.raw_os_error() != Some(libc::ENETDOWN) && errors < 8 => errors += 1,
+            Err(_) => return,
         }
     }
 }
