@@ -31,9 +31,11 @@ use interop::{
     assert_same, describe, pattern, poll_fd, sa, stack_config, wait_until, ErrEntry, KernelSock,
     Sock, Transcript, QUIET, TIMEOUT,
 };
+use nix::libc;
 use nix::poll::PollFlags;
 use nix::sys::socket::{
-    bind, recvmsg, setsockopt, sockopt, AddressFamily, MsgFlags, SockFlag, SockType, SockaddrIn,
+    bind, recvmsg, setsockopt, sockopt, AddressFamily, ControlMessageOwned, MsgFlags, SockFlag,
+    SockType, SockaddrIn,
 };
 use tap_harness::{add_veth, privileged_or_skip, Netns, RouterConfig, RouterLink, VethEnd};
 use udpstack::runtime::{Runtime, UdpSocket};
@@ -411,6 +413,15 @@ impl SelfSock {
         self.sock().mtu()
     }
 
+    fn set_tos(&self, tos: u8) -> io::Result<()> {
+        match self {
+            SelfSock::Stack(s) => s.set_tos(tos),
+            SelfSock::Kernel(k) => {
+                rustix::net::sockopt::set_ip_tos(&k.0, tos).map_err(io::Error::from)
+            }
+        }
+    }
+
     fn set_ttl(&self, ttl: u32) -> io::Result<()> {
         match self {
             SelfSock::Stack(s) => s.set_ttl(ttl),
@@ -470,6 +481,35 @@ struct Peer(std::net::UdpSocket);
 impl Peer {
     fn send_to(&self, buf: &[u8], to: SocketAddrV4) {
         self.0.send_to(buf, to).expect("peer sendto");
+    }
+
+    /// The next datagram within `t` with the TTL and TOS it arrived with (IP_RECVTTL,
+    /// IP_RECVTOS); EAGAIN if none.
+    fn recv_ttl_tos(&self, t: Duration) -> io::Result<(String, Option<u8>, Option<u8>)> {
+        setsockopt(&self.0, sockopt::Ipv4RecvTtl, &true)?;
+        setsockopt(&self.0, sockopt::IpRecvTos, &true)?;
+        if !poll_fd(self.0.as_fd(), PollFlags::POLLIN, t)?.contains(PollFlags::POLLIN) {
+            return Err(io::Error::from_raw_os_error(11));
+        }
+        let mut buf = vec![0u8; 65536];
+        let mut cmsg = nix::cmsg_space!(libc::c_int, u8);
+        let mut iov = [IoSliceMut::new(&mut buf)];
+        let msg = recvmsg::<SockaddrIn>(
+            self.0.as_raw_fd(),
+            &mut iov,
+            Some(&mut cmsg),
+            MsgFlags::MSG_DONTWAIT,
+        )?;
+        let (mut ttl, mut tos) = (None, None);
+        for c in msg.cmsgs()? {
+            match c {
+                ControlMessageOwned::Ipv4Ttl(v) => ttl = u8::try_from(v).ok(),
+                ControlMessageOwned::Ipv4Tos(v) => tos = Some(v),
+                _ => {}
+            }
+        }
+        let n = msg.bytes;
+        Ok((show(&buf[..n]), ttl, tos))
     }
 
     /// The next datagram within `t`, as the transcript shows it; EAGAIN if none.
@@ -840,6 +880,23 @@ fn send_do_mode_local_emsgsize(c: &mut Ctx<'_>) {
     c.r("DONT", s.set_pmtu(PmtuMode::Dont));
     c.r("1500 DONT", s.send(&big, None, 0));
     c.r("router got", p.recv(TIMEOUT));
+}
+
+/// L3.6: TTL 64 by default (63 after the router), IP_TTL and IP_TOS change what the far host
+/// receives; a connected socket's IP_TTL is kept across connect.
+fn send_header_ttl_and_tos(c: &mut Ctx<'_>) {
+    let p = c.far(7501);
+    let s = c.bound(sa(SELF, 7500));
+    c.r("default", s.send(b"default", Some(sa(FAR, 7501)), 0));
+    c.r("far got", p.recv_ttl_tos(TIMEOUT));
+    c.r("IP_TTL 10", s.set_ttl(10));
+    c.r("IP_TOS 0x28", s.set_tos(0x28));
+    c.r("changed", s.send(b"changed", Some(sa(FAR, 7501)), 0));
+    c.r("far got", p.recv_ttl_tos(TIMEOUT));
+    c.r("IP_TOS 0xb9 (ECN bits too)", s.set_tos(0xb9));
+    c.r("connect", s.connect(sa(FAR, 7501)));
+    c.r("connected", s.send(b"connected", None, 0));
+    c.r("far got", p.recv_ttl_tos(TIMEOUT));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1516,6 +1573,7 @@ scenarios! {
     send_largest_and_empty,
     broadcast_send,
     send_do_mode_local_emsgsize,
+    send_header_ttl_and_tos,
     recv_trunc_peek,
     recv_zero_length,
     recv_order_and_senders,
