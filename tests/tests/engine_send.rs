@@ -506,6 +506,26 @@ fn ttl_is_64_by_default_and_ip_ttl_changes_it() {
 }
 
 #[test]
+fn ip_default_ttl_sets_the_ttl_of_sockets_without_ip_ttl_at_send_time() {
+    // L3.6, RFC 1122 3.2.1.7: the default TTL is configurable; like ip_select_ttl, a socket
+    // without IP_TTL reads net.ipv4.ip_default_ttl when it sends (and getsockopt shows it),
+    // while one with IP_TTL keeps its own.
+    let mut p = Probed::new();
+    p.introduce();
+    let s = bound(&mut p, 4000);
+    let own = bound(&mut p, 4001);
+    p.stack().set_ttl(own, 7).unwrap();
+    p.stack()
+        .set_sysctl("net.ipv4.ip_default_ttl", "33")
+        .unwrap();
+    assert_eq!(p.stack().ttl(s).unwrap(), 33);
+    send_to(&mut p, s, b"a", sa(IP_PROBE, 5000));
+    send_to(&mut p, own, b"b", sa(IP_PROBE, 5000));
+    let ttls: Vec<u8> = ip_only(p.take()).iter().map(|f| ip(f).ttl()).collect();
+    assert_eq!(ttls, [33, 7]);
+}
+
+#[test]
 fn a_computed_zero_udp_checksum_is_sent_as_ffff() {
     // L3.6: the checksum is always computed; a computed 0 is sent as 0xFFFF (RFC 768).
     let mut p = Probed::new();
