@@ -28,8 +28,8 @@ use std::os::fd::{AsFd, AsRawFd};
 use std::time::Duration;
 
 use interop::{
-    assert_same, describe, pattern, poll_fd, sa, stack_config, wait_until, ErrEntry, KernelSock,
-    Sock, Transcript, QUIET, TIMEOUT,
+    assert_same, describe, pattern, poll_fd, sa, snmp_value, stack_config, wait_until, ErrEntry,
+    KernelSock, Sock, Transcript, QUIET, TIMEOUT,
 };
 use nix::libc;
 use nix::poll::PollFlags;
@@ -73,25 +73,6 @@ const COUNTERS: &[(&str, &str)] = &[
     ("Icmp", "OutMsgs"),
     ("Icmp", "OutDestUnreachs"),
 ];
-
-/// The value of `section:field` in text laid out as /proc/net/snmp.
-fn snmp_value(text: &str, section: &str, field: &str) -> Option<u64> {
-    let mut lines = text.lines();
-    while let (Some(names), Some(values)) = (lines.next(), lines.next()) {
-        let mut names = names.split_whitespace();
-        let mut values = values.split_whitespace();
-        if names.next() != Some(&format!("{section}:")) {
-            continue;
-        }
-        values.next();
-        for (n, v) in names.zip(values) {
-            if n == field {
-                return v.parse().ok();
-            }
-        }
-    }
-    None
-}
 
 /// Self: the stack on its TAP, or a kernel namespace.
 enum SelfHost {

@@ -88,22 +88,31 @@ pub fn kernel_counter(ns: &Netns, section: &str, field: &str) -> u64 {
             .expect("read /proc/thread-self/net")
     };
     for text in [read("snmp"), read("netstat")] {
-        let mut lines = text.lines();
-        while let (Some(names), Some(values)) = (lines.next(), lines.next()) {
-            let mut names = names.split_whitespace();
-            let mut values = values.split_whitespace();
-            if names.next() != Some(&format!("{section}:")) {
-                continue;
-            }
-            values.next();
-            for (n, v) in names.zip(values) {
-                if n == field {
-                    return v.parse().expect("a number");
-                }
-            }
+        if let Some(v) = snmp_value(&text, section, field) {
+            return v;
         }
     }
     panic!("no counter {section}:{field}");
+}
+
+/// The value of `section:field` in text laid out as `/proc/net/snmp` or `/proc/net/netstat`
+/// (pairs of lines: names, then values).
+pub fn snmp_value(text: &str, section: &str, field: &str) -> Option<u64> {
+    let mut lines = text.lines();
+    while let (Some(names), Some(values)) = (lines.next(), lines.next()) {
+        let mut names = names.split_whitespace();
+        let mut values = values.split_whitespace();
+        if names.next() != Some(&format!("{section}:")) {
+            continue;
+        }
+        values.next();
+        for (n, v) in names.zip(values) {
+            if n == field {
+                return v.parse().ok();
+            }
+        }
+    }
+    None
 }
 
 /// One error-queue entry (`recvmsg(MSG_ERRQUEUE)`): `sock_extended_err`, the offender
