@@ -253,10 +253,11 @@ fn errors_quoting_other_protocols_count_like_linux_handlers() {
 }
 
 #[test]
-fn errors_about_datagrams_to_a_broadcast_address_are_ignored() {
-    // icmp_unreach with icmp_ignore_bogus_error_responses (default 1): an error whose quoted
-    // destination is one of our broadcast addresses is dropped before any socket sees it, with
-    // no counter.
+fn errors_about_datagrams_to_a_broadcast_address_reach_the_socket_by_default() {
+    // L1.4, L1.5, icmp_unreach: an error quoting a datagram to one of our broadcast addresses
+    // is dropped only when icmp_ignore_bogus_error_responses is 0 (Linux's check is inverted);
+    // with the default 1 it reaches the sender like any other (checked against the kernel in
+    // kernel_differential.rs::icmp_quoting_a_broadcast).
     let mut p = Probed::new();
     p.introduce();
     let s = bound(&mut p, 4000);
@@ -267,11 +268,28 @@ fn errors_about_datagrams_to_a_broadcast_address_are_ignored() {
         let frames = ip_only(p.take());
         assert_eq!(frames.len(), 1);
         refuse(&mut p, &frames[0]);
+        assert_eq!(
+            p.stack().take_error(s).unwrap().unwrap().raw_os_error(),
+            Some(ECONNREFUSED.0)
+        );
+        let mut buf = [0u8; 16];
+        let m = p.stack().recv_error(s, &mut buf).unwrap();
+        assert_eq!(m.addr, sa(dst, 9));
+    }
+    // Turned off, they are dropped before any socket sees them, with no counter.
+    p.stack()
+        .set_sysctl("net.ipv4.icmp_ignore_bogus_error_responses", "0")
+        .unwrap();
+    for dst in [BROADCAST, Ipv4Addr::BROADCAST] {
+        send_to(&mut p, s, b"hello all", sa(dst, 9));
+        let frames = ip_only(p.take());
+        assert_eq!(frames.len(), 1);
+        refuse(&mut p, &frames[0]);
     }
     assert!(p.stack().take_error(s).unwrap().is_none());
     assert_eq!(errno(p.stack().recv_error(s, &mut [0; 8])), EAGAIN);
     let st = p.stack().stats();
-    assert_eq!((st.icmp.in_dest_unreachs, st.icmp.in_errors), (2, 0));
+    assert_eq!((st.icmp.in_dest_unreachs, st.icmp.in_errors), (4, 0));
 }
 
 #[test]

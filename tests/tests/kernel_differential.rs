@@ -1298,13 +1298,18 @@ fn icmp_time_exceeded(c: &mut Ctx<'_>) {
 
 /// A port unreachable from the far host quoting a datagram self → far (`from` → `to`).
 fn forged_port_unreachable(from: u16, to: u16, payload: &[u8]) -> Vec<u8> {
+    forged_unreachable_about(from, sa(FAR, to), payload)
+}
+
+/// A port unreachable from the far host quoting a datagram from self:`from` to `to`.
+fn forged_unreachable_about(from: u16, to: SocketAddrV4, payload: &[u8]) -> Vec<u8> {
     use interop::{checksum, ipv4_packet, udp_datagram};
     let quoted = ipv4_packet(
-        (SELF, FAR),
+        (SELF, *to.ip()),
         0x1234,
         (0, false, true),
         &[],
-        &udp_datagram(sa(SELF, from), sa(FAR, to), payload),
+        &udp_datagram(sa(SELF, from), to, payload),
     );
     let mut icmp = vec![3, 3, 0, 0, 0, 0, 0, 0];
     icmp.extend_from_slice(&quoted[..quoted.len().min(20 + 8 + payload.len())]);
@@ -1341,6 +1346,28 @@ fn icmp_quoting_unknown_flows(c: &mut Ctx<'_>) {
     inject(c, 10005, 10002); // never anybody
     c.r("other poll", other.poll());
     c.errqueue("other errqueue", &other, 100, b"");
+}
+
+/// L1.4, L1.5: an ICMP error quoting a datagram self sent to a broadcast address reaches the
+/// sending socket: `icmp_unreach` drops such errors only when
+/// `icmp_ignore_bogus_error_responses` is 0, and the default is 1.
+fn icmp_quoting_a_broadcast(c: &mut Ctx<'_>) {
+    let raw = interop::raw_ip_socket(&c.w.far).expect("raw socket");
+    let s = c.bound(sa(ANY, 10010));
+    c.r("SO_BROADCAST", s.set_broadcast(true));
+    c.r("IP_RECVERR", s.set_recverr(true));
+    for dst in [BCAST, Ipv4Addr::BROADCAST] {
+        c.r(
+            &format!("sendto {dst}"),
+            s.send(b"all", Some(sa(dst, 10011)), 0),
+        );
+        c.arrive(1); // our own copy, looped back (IgnoredMulti)
+        let p = forged_unreachable_about(10010, sa(dst, 10011), b"all");
+        interop::raw_send(&raw, &p, SELF).expect("raw send");
+        c.arrive(1);
+        c.error("SO_ERROR", &s);
+        c.errqueue("errqueue", &s, 100, b"all");
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1579,6 +1606,7 @@ scenarios! {
     icmp_recverr_two_entries,
     icmp_time_exceeded,
     icmp_quoting_unknown_flows,
+    icmp_quoting_a_broadcast,
     pmtu_do_connected,
     pmtu_do_recverr_entry,
     pmtu_want_learns_and_fragments,

@@ -169,6 +169,11 @@ pub struct Sysctls {
     pub icmp_msgs_burst: u32,
     /// `net.ipv4.icmp_echo_ignore_all`: answer no echo request.
     pub icmp_echo_ignore_all: bool,
+    /// `net.ipv4.icmp_ignore_bogus_error_responses` (default on). Linux's check is inverted
+    /// from what the name suggests: `icmp_unreach` drops an error quoting a datagram to one of
+    /// our broadcast addresses only when this is **off**; on (the default) it merely keeps the
+    /// kernel from logging a warning, and the error reaches the socket.
+    pub icmp_ignore_bogus_error_responses: bool,
     /// `net.ipv4.icmp_echo_ignore_broadcasts`: answer no echo request sent to a broadcast
     /// address (on by default).
     pub icmp_echo_ignore_broadcasts: bool,
@@ -247,6 +252,7 @@ impl Default for Sysctls {
             icmp_msgs_burst: 50,
             icmp_echo_ignore_all: false,
             icmp_echo_ignore_broadcasts: true,
+            icmp_ignore_bogus_error_responses: true,
             accept_redirects: true,
             shared_media: true,
             secure_redirects: true,

@@ -177,6 +177,7 @@ sysctls! {
     "net.ipv4.conf.all.shared_media" => shared_media, boolean, show_bool;
     "net.ipv4.icmp_echo_ignore_all" => icmp_echo_ignore_all, boolean, show_bool;
     "net.ipv4.icmp_echo_ignore_broadcasts" => icmp_echo_ignore_broadcasts, boolean, show_bool;
+    "net.ipv4.icmp_ignore_bogus_error_responses" => icmp_ignore_bogus_error_responses, boolean, show_bool;
     "net.ipv4.icmp_msgs_burst" => icmp_msgs_burst, |n, v| int::<u32>(n, v, 0, i32::MAX as u32), show;
     "net.ipv4.icmp_msgs_per_sec" => icmp_msgs_per_sec, |n, v| int::<u32>(n, v, 0, i32::MAX as u32), show;
     "net.ipv4.icmp_ratelimit" => icmp_ratelimit, millis, show_ms;

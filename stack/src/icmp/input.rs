@@ -145,9 +145,12 @@ impl Stack {
             self.stats.rx_consumed += 1;
             return;
         }
-        if route::is_broadcast(&self.config.iface, quoted.dst()) {
-            // icmp_ignore_bogus_error_responses (on by default): "some routers send bogus
-            // responses to broadcast frames": an error about a packet to one of our broadcast
+        if !self.config.sysctls.icmp_ignore_bogus_error_responses
+            && route::is_broadcast(&self.config.iface, quoted.dst())
+        {
+            // icmp_unreach: "some routers send bogus responses to broadcast frames". With
+            // icmp_ignore_bogus_error_responses *off* (the check is inverted; on, the default,
+            // only silences a warning) an error about a packet to one of our broadcast
             // addresses is dropped before any transport sees it, with no counter.
             self.stats.rx_consumed += 1;
             debug!(target: "udpstack::icmp", msg_type, code, src = %rx.src(), dst = %quoted.dst(), "error about a broadcast ignored");
