@@ -8,3 +8,5 @@
 
 pub mod actions;
 pub mod fixture;
+pub mod icmp_errors;
+pub mod reassembly;
