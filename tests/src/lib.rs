@@ -4,7 +4,9 @@
 //! pnet_packet as oracles; its `main.rs` lists every intentional difference. The engine's rule
 //! tests (`tests/engine_*.rs`) run stacks on the simulated network of [`udpstack::sim`], using
 //! the fixtures below; [`actions`] drives one stack from arbitrary bytes for the fuzzer and
-//! the conservation proptest.
+//! the conservation proptest; [`reassembly`] and [`icmp_errors`] do the same for the fuzz
+//! targets of those names, each with its oracle, and `tests/fuzz_properties.rs` runs them as
+//! proptests.
 
 pub mod actions;
 pub mod fixture;
