@@ -72,6 +72,8 @@ const COUNTERS: &[(&str, &str)] = &[
     ("Icmp", "InTimeExcds"),
     ("Icmp", "OutMsgs"),
     ("Icmp", "OutDestUnreachs"),
+    ("Icmp", "OutParmProbs"),
+    ("Ip", "InHdrErrors"),
 ];
 
 /// Self: the stack on its TAP, or a kernel namespace.
@@ -1370,6 +1372,115 @@ fn icmp_quoting_a_broadcast(c: &mut Ctx<'_>) {
     }
 }
 
+/// An ICMP message as the far host receives it: type, code, the pointer byte, and the IP
+/// options of the message and of its quote, record-route addresses written out.
+fn show_icmp(p: &[u8]) -> String {
+    let ihl = usize::from(p[0] & 0x0f) * 4;
+    let icmp = &p[ihl..];
+    let qihl = usize::from(icmp.get(8).map_or(0x45, |b| *b) & 0x0f) * 4;
+    let quoted = icmp.get(8 + 20..8 + qihl).unwrap_or(&[]);
+    format!(
+        "from {} type {} code {} pointer {} options {} quoted options {} length {}",
+        Ipv4Addr::new(p[12], p[13], p[14], p[15]),
+        icmp[0],
+        icmp[1],
+        icmp[4],
+        show_options(&p[20..ihl]),
+        show_options(quoted),
+        p.len()
+    )
+}
+
+fn show_options(o: &[u8]) -> String {
+    match o {
+        [7, len, ptr, rest @ ..] => {
+            let slots = usize::from(*len).saturating_sub(3).min(rest.len());
+            let addrs: Vec<String> = rest[..slots]
+                .chunks(4)
+                .map(|a| match a {
+                    [a, b, c, d] => Ipv4Addr::new(*a, *b, *c, *d).to_string(),
+                    other => format!("{other:?}"),
+                })
+                .collect();
+            format!(
+                "RR len {len} ptr {ptr} [{}] {:?}",
+                addrs.join(", "),
+                &rest[slots..]
+            )
+        }
+        other => format!("{other:?}"),
+    }
+}
+
+/// RFC 791 record route, as `ip_options_compile` and `__ip_options_echo` handle it: on arrival
+/// self records its address in the next slot (the socket gets the datagram as usual); the port
+/// unreachable for a closed port echoes the route with self's address added where a slot is
+/// left, and quotes the packet as changed; a pointer below 4, or one leaving no room for an
+/// address, is a parameter problem pointing at it (InHdrErrors); a full route is left alone.
+/// The packets come from the far host through the router (which records itself too), except
+/// the one with pointer 3, which the router would refuse itself: the router sends that one,
+/// from a raw socket (its own output does not check options).
+fn ip_options_record_route(c: &mut Ctx<'_>) {
+    use interop::{ipv4_packet, raw_icmp_socket, raw_ip_socket, raw_recv, raw_send, udp_datagram};
+    let s = c.bound(sa(SELF, 10020));
+    let cases: [(&str, bool, u16, &[u8]); 6] = [
+        (
+            "open port, room",
+            false,
+            10020,
+            &[7, 11, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+        ),
+        (
+            "closed port, two slots",
+            false,
+            10021,
+            &[7, 11, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+        ),
+        (
+            "closed port, three slots",
+            false,
+            10021,
+            &[7, 15, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+        ),
+        ("closed port, full", false, 10021, &[7, 7, 8, 1, 2, 3, 4, 0]),
+        (
+            "pointer 3, from the router",
+            true,
+            10021,
+            &[7, 7, 3, 0, 0, 0, 0, 0],
+        ),
+        (
+            "no room for the next slot",
+            false,
+            10021,
+            &[1, 7, 9, 4, 0, 0, 0, 0, 0, 0, 0, 0],
+        ),
+    ];
+    for (i, (name, from_router, port, options)) in cases.into_iter().enumerate() {
+        let (ns, src) = if from_router {
+            (&c.w.router, ROUTER)
+        } else {
+            (&c.w.far, FAR)
+        };
+        let raw = raw_ip_socket(ns).expect("raw socket");
+        let icmp = raw_icmp_socket(ns).expect("raw icmp socket");
+        let d = udp_datagram(sa(src, 10022), sa(SELF, port), name.as_bytes());
+        let id = 0x5000 + i as u16;
+        let p = ipv4_packet((src, SELF), id, (0, false, false), options, &d);
+        raw_send(&raw, &p, SELF).expect("raw send");
+        if port == 10020 {
+            c.arrive(1);
+            c.r(name, s.recv(100, 0));
+            continue;
+        }
+        // The sender's raw ICMP socket sees what came back.
+        let got = raw_recv(&icmp, TIMEOUT)
+            .expect("raw recv")
+            .map(|p| show_icmp(&p));
+        c.note(name, got);
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // L2: path MTU through the 1280 leg.
 
@@ -1607,6 +1718,7 @@ scenarios! {
     icmp_time_exceeded,
     icmp_quoting_unknown_flows,
     icmp_quoting_a_broadcast,
+    ip_options_record_route,
     pmtu_do_connected,
     pmtu_do_recverr_entry,
     pmtu_want_learns_and_fragments,

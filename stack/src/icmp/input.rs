@@ -72,10 +72,16 @@ impl Stack {
                 if self.config.sysctls.icmp_echo_ignore_all {
                     return self.drop_frame(DropReason::IcmpEchoIgnored, &"icmp_echo_ignore_all");
                 }
-                self.stats.rx_consumed += 1;
                 // fib_compute_spec_dst: answer from the address asked, or ours for a broadcast.
                 let from = if rx.broadcast { self.ip() } else { rx.dst() };
                 let tos = (rx.header.dscp << 2) | rx.header.ecn;
+                // icmp_reply → ip_options_echo: the record route comes back, ours added; if it
+                // cannot be echoed there is no reply.
+                let header = rx.packet.get(..rx.header.header_len()).unwrap_or(&[]);
+                let Some(options) = crate::ip::options::echo(header, rx.options, from) else {
+                    return self.drop_frame(DropReason::IpOptions, &"options cannot be echoed");
+                };
+                self.stats.rx_consumed += 1;
                 debug!(target: "udpstack::icmp", src = %rx.src(), id = packet.ident(), seq = packet.seq_no(), "echo request");
                 self.icmp_echo_reply(
                     packet.ident(),
@@ -85,6 +91,7 @@ impl Stack {
                     rx.src(),
                     from,
                     tos,
+                    options,
                 );
             }
             types::ECHO_REPLY => {

@@ -15,8 +15,10 @@ use tracing::debug;
 use crate::icmp::ratelimit::RateDecision;
 use crate::iface::route;
 use crate::iface::stack::{LinkDst, Stack};
+use crate::ip::options::{self, RxOptions};
 use crate::ip::output::{IdentMode, IpTx, Payload};
 use crate::wire::icmpv4::{self, DstUnreachable, Icmpv4Message, ParamProblem};
+use crate::wire::ipv4::Ipv4Options;
 use crate::wire::{Icmpv4Packet, Icmpv4Repr, IpProtocol, Ipv4Packet};
 
 /// The most an ICMP error may be, IP header included (RFC 1812 §4.3.2.3, Linux's 576).
@@ -47,6 +49,8 @@ pub(crate) struct Offender<'a> {
     pub link: LinkDst,
     /// It arrived on the loopback device (Linux: `skb_in->dev` is loopback).
     pub incoming_loopback: bool,
+    /// What `ip_options_compile` did with its record route on arrival (echoed in the error).
+    pub rx_options: RxOptions,
 }
 
 impl<'a> Offender<'a> {
@@ -68,7 +72,14 @@ impl<'a> Offender<'a> {
             broadcast,
             link,
             incoming_loopback,
+            rx_options: RxOptions::default(),
         }
+    }
+
+    /// Its IP header, options included.
+    fn header(&self) -> &'a [u8] {
+        let len = usize::from(self.packet.first().map_or(5, |b| b & 0x0f)) * 4;
+        self.packet.get(..len).unwrap_or(self.packet)
     }
 }
 
@@ -167,6 +178,17 @@ impl Stack {
             debug!(target: "udpstack::icmp", ?message, dst = %offender.src, "no route for the icmp error");
             return;
         };
+        let src = if route::is_local(&self.config.iface, offender.dst) {
+            offender.dst
+        } else {
+            route.src
+        };
+        // __ip_options_echo: the error carries the offender's record route, ours added; when
+        // the option cannot be echoed, no error is sent at all.
+        let Some(options) = options::echo(offender.header(), offender.rx_options, src) else {
+            debug!(target: "udpstack::icmp", ?message, dst = %offender.src, "options cannot be echoed: no icmp error");
+            return;
+        };
         let now = self.now;
         let decision = if offender.incoming_loopback {
             // __icmp_send skips the global bucket for packets that came in on the loopback
@@ -204,16 +226,12 @@ impl Stack {
                 return;
             }
         }
-        let room = MAX_ERROR_LEN.min(usize::from(route.mtu)) - 20 - icmpv4::HEADER_LEN;
+        let room =
+            MAX_ERROR_LEN.min(usize::from(route.mtu)) - 20 - options.len() - icmpv4::HEADER_LEN;
         let quote = offender
             .packet
             .get(..room.min(offender.packet.len()))
             .unwrap_or(&[]);
-        let src = if route::is_local(&self.config.iface, offender.dst) {
-            offender.dst
-        } else {
-            route.src
-        };
         let tos = (offender.tos & TOS_MASK) | PREC_INTERNETCONTROL;
         debug!(target: "udpstack::icmp", ?message, dst = %offender.src, quoted = quote.len(), "icmp error out");
         self.icmp_output(
@@ -225,6 +243,7 @@ impl Stack {
             offender.src,
             tos,
             route,
+            options,
         );
     }
 
@@ -250,6 +269,7 @@ impl Stack {
         to: Ipv4Addr,
         from: Ipv4Addr,
         tos: u8,
+        options: Ipv4Options,
     ) {
         // icmp_reply: no route back → nothing sent, nothing counted.
         let Ok(route) = self.route_output(self.ip(), to, false) else {
@@ -270,7 +290,7 @@ impl Stack {
             packet.set_code(code);
             packet.fill_checksum();
         }
-        self.icmp_output_raw(message, from, to, tos, route);
+        self.icmp_output_raw(message, from, to, tos, route, options);
     }
 
     /// Builds and sends one ICMP message (no DF, hashed ID, default TTL).
@@ -281,13 +301,14 @@ impl Stack {
         dst: Ipv4Addr,
         tos: u8,
         route: route::OutputRoute,
+        options: Ipv4Options,
     ) {
         let mut message = vec![0u8; repr.buffer_len()];
         if repr.emit(&mut message).is_err() {
             self.stats.icmp.out_errors += 1;
             return;
         }
-        self.icmp_output_raw(message, src, dst, tos, route);
+        self.icmp_output_raw(message, src, dst, tos, route, options);
     }
 
     /// Sends one built ICMP message (checksum filled in) and counts it.
@@ -298,6 +319,7 @@ impl Stack {
         dst: Ipv4Addr,
         tos: u8,
         route: route::OutputRoute,
+        options: Ipv4Options,
     ) {
         let msg_type = message.first().copied().unwrap_or(0);
         self.stats.icmp.out_msgs += 1;
@@ -316,6 +338,7 @@ impl Stack {
             payload: Payload::Bytes(&message),
             owner: None,
             charges: &[],
+            options,
         };
         if self.ip_output(tx).is_err() {
             self.stats.icmp.out_errors += 1;

@@ -8,12 +8,13 @@ use tracing::{debug, trace};
 use crate::icmp::output::Offender;
 use crate::iface::route::{self, InputRoute};
 use crate::iface::stack::{LinkDst, Stack};
+use crate::ip::options::{self, RxOptions};
 use crate::ip::reassembly::{Outcome, ReasmDrop};
 use crate::stats::DropReason;
 use crate::udp::memory::truesize;
 use crate::wire::ethernet;
 use crate::wire::icmpv4::{DstUnreachable, Icmpv4Message, TimeExceeded};
-use crate::wire::ipv4::OptionError;
+use crate::wire::ipv4::{Ipv4Options, OptionError};
 use crate::wire::{IpProtocol, Ipv4Error, Ipv4Packet, Ipv4Repr};
 
 /// IPv4 options that request source routing: loose (131) and strict (137).
@@ -38,6 +39,8 @@ pub(crate) struct IpRx<'a> {
     /// What it is charged to a socket (L6.2): its frame's truesize, or for a reassembled
     /// datagram the sum of its fragments' (L4.6).
     pub truesize: usize,
+    /// What `ip_options_compile` did with its options (record route).
+    pub options: RxOptions,
 }
 
 impl IpRx<'_> {
@@ -63,6 +66,7 @@ impl IpRx<'_> {
             broadcast: self.broadcast,
             link: self.link,
             incoming_loopback: self.looped,
+            rx_options: self.options,
         }
     }
 }
@@ -70,6 +74,8 @@ impl IpRx<'_> {
 impl Stack {
     /// Receives one IPv4 packet (Ethernet padding may follow it).
     pub(crate) fn ip_input(&mut self, data: &[u8], link: LinkDst, looped: bool) {
+        // A packet whose record route we fill in is handled from a copy.
+        let mut recorded = Vec::new();
         self.stats.ip.in_receives += 1;
         self.stats.ip_ext.in_octets += data.len() as u64;
         let checked = Ipv4Packet::new_checked(data);
@@ -137,7 +143,7 @@ impl Stack {
             }
         };
         let whole = data.get(..usize::from(packet.total_len())).unwrap_or(data);
-        let header = match Ipv4Repr::parse(&packet) {
+        let mut header = match Ipv4Repr::parse(&packet) {
             Ok(h) => h,
             Err(e) => {
                 self.stats.ip.in_hdr_errors += 1;
@@ -162,17 +168,45 @@ impl Stack {
             // accept_source_route is off by default: ip_rcv_options drops these silently.
             return self.drop_frame(DropReason::IpSourceRoute, &format_args!("{src} -> {dst}"));
         }
+        let header_len = header.header_len();
+        let mut rx_options = RxOptions::default();
+        let mut whole = whole;
+        if header.options.iter().any(|o| o.kind == options::OPT_RR) {
+            // ip_options_compile: our address goes into the record route (the spec_dst of
+            // fib_compute_spec_dst: the address asked, or ours for a broadcast).
+            let spec_dst = if broadcast { self.ip() } else { dst };
+            recorded.extend_from_slice(whole);
+            let copied = recorded.get_mut(..header_len).unwrap_or(&mut []);
+            match options::record_route_on_input(copied, spec_dst) {
+                Ok(o) => rx_options = o,
+                Err(pointer) => {
+                    self.stats.ip.in_hdr_errors += 1;
+                    self.drop_frame(
+                        DropReason::IpOptions,
+                        &format_args!("record route: bad pointer at {pointer}"),
+                    );
+                    let offender = Offender::from_view(&packet, whole, broadcast, link, looped);
+                    self.icmp_param_problem(&offender, pointer as u8);
+                    return;
+                }
+            }
+            whole = &recorded[..];
+            if let Ok(o) = Ipv4Options::new(whole.get(20..header_len).unwrap_or(&[])) {
+                header.options = o;
+            }
+        }
         let rx = IpRx {
             header,
             packet: whole,
-            payload: whole.get(header.header_len()..).unwrap_or(&[]),
+            payload: whole.get(header_len..).unwrap_or(&[]),
             broadcast,
             link,
             looped,
             truesize: truesize(data.len() + ethernet::HEADER_LEN),
+            options: rx_options,
         };
         if header.is_fragment() {
-            return self.ip_defrag(&rx, packet.header());
+            return self.ip_defrag(&rx, whole.get(..header_len).unwrap_or(&[]));
         }
         self.ip_local_deliver(&rx);
     }
@@ -221,6 +255,10 @@ impl Stack {
                     packet: whole,
                     payload: whole.get(header.header_len()..).unwrap_or(&[]),
                     truesize,
+                    options: options::inferred(
+                        whole.get(..header.header_len()).unwrap_or(&[]),
+                        if rx.broadcast { self.ip() } else { header.dst },
+                    ),
                     ..*rx
                 };
                 self.ip_local_deliver(&rx);
@@ -247,7 +285,11 @@ impl Stack {
                 continue;
             };
             let broadcast = route::is_broadcast(&self.config.iface, view.dst());
-            let offender = Offender::from_view(&view, &first[..], broadcast, LinkDst::Host, false);
+            let mut offender =
+                Offender::from_view(&view, &first[..], broadcast, LinkDst::Host, false);
+            let spec_dst = if broadcast { self.ip() } else { view.dst() };
+            offender.rx_options =
+                options::inferred(first.get(..view.header_len()).unwrap_or(&[]), spec_dst);
             self.icmp_send_error(
                 &offender,
                 Icmpv4Message::TimeExceeded(TimeExceeded::FragReassembly),

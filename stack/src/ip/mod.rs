@@ -2,6 +2,7 @@
 
 pub mod ident;
 pub(crate) mod input;
+pub(crate) mod options;
 pub(crate) mod output;
 pub mod pmtu;
 pub mod reassembly;

@@ -59,6 +59,8 @@ pub(crate) struct IpTx<'a> {
     /// What each packet (fragment) is charged to the socket's send buffer, in order; a packet
     /// beyond the list is charged [`send_truesize`] of its length.
     pub charges: &'a [usize],
+    /// IP options (an ICMP reply's echoed record route; none for UDP).
+    pub options: Ipv4Options,
 }
 
 /// What an [`IpTx`] carries.
@@ -131,7 +133,7 @@ impl Stack {
             more_frags: false,
             frag_offset: 0,
             ttl: tx.ttl,
-            options: Ipv4Options::NONE,
+            options: tx.options,
             payload_len: tx.payload.len(),
         };
         if tx.route.broadcast {
@@ -186,6 +188,8 @@ impl Stack {
         self.stats.ip.frag_oks += 1;
         let mut result = Ok(());
         let mut offset = 0;
+        // ip_options_fragment: later fragments carry the non-copied options as NOPs.
+        let later_options = crate::ip::options::for_later_fragments(&header.options);
         for (index, piece) in payload.chunks(chunk).enumerate() {
             let more = offset + piece.len() < payload.len();
             let fragment = Ipv4Repr {
@@ -193,6 +197,11 @@ impl Stack {
                 more_frags: more,
                 frag_offset: offset as u16,
                 payload_len: piece.len(),
+                options: if index == 0 {
+                    header.options
+                } else {
+                    later_options
+                },
                 ..*header
             };
             self.stats.ip.frag_creates += 1;

@@ -364,6 +364,7 @@ impl Stack {
             },
             owner: Some(h),
             charges: out.charges,
+            options: crate::wire::ipv4::Ipv4Options::NONE,
         };
         let result = self.ip_output(tx);
         self.drain_loopback();
