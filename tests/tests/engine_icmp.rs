@@ -434,6 +434,67 @@ fn echo_to_broadcast_is_ignored_by_default() {
     assert_eq!(eth_dst(&frames[0]), MAC_PROBE);
 }
 
+/// A timestamp request frame from the probe to B: identifier 7, sequence `seq`, `body`.
+fn timestamp_request(seq: u8, body: &[u8]) -> Vec<u8> {
+    let mut m = vec![13, 0, 0, 0, 0, 7, 0, seq];
+    m.extend_from_slice(body);
+    let c = !ones_sum(&m);
+    m[2..4].copy_from_slice(&c.to_be_bytes());
+    ip_frame(
+        MAC_PROBE,
+        MAC_B,
+        &ip_header(IP_PROBE, IP_B, IpProtocol::Icmp, m.len()),
+        &m,
+    )
+}
+
+#[test]
+fn timestamp_requests_are_answered_from_the_wall_clock_once_it_is_known() {
+    // RFC 792 timestamp, Linux's icmp_timestamp: a 20-byte reply, type 14 code 0, the
+    // request's identifier, sequence and originate timestamp, receive = transmit = ms since
+    // midnight UT; counted as an echo reply (icmp_reply's flow type is 0). The sans-IO stack
+    // reads no clock: until Stack::set_wall_clock, requests are ignored. Checked against the
+    // kernel in kernel_differential.rs::icmp_timestamp_requests.
+    let mut p = Probed::new();
+    p.introduce();
+    p.send(timestamp_request(1, &[1, 2, 3, 4, 0, 0, 0, 0, 0, 0, 0, 0]));
+    assert!(icmp_frames(&mut p).is_empty());
+    // 2026-11-21 13:00:00.250 UTC at the stack's instant 0.
+    let unix_ms = 1_795_784_400_250;
+    p.stack().set_wall_clock(udpstack::Instant::ZERO, unix_ms);
+    let now = p.now().total_millis();
+    p.send(timestamp_request(
+        2,
+        &[1, 2, 3, 4, 9, 9, 9, 9, 9, 9, 9, 9, 0xaa, 0xbb],
+    ));
+    let frames = icmp_frames(&mut p);
+    assert_eq!(frames.len(), 1);
+    let h = ip(&frames[0]);
+    assert_eq!((h.src(), h.dst()), (IP_B, IP_PROBE));
+    let r = h.payload();
+    assert_eq!(r.len(), 20);
+    assert_eq!(&r[..2], &[14, 0]);
+    assert_eq!(ones_sum(r), 0xffff, "checksum");
+    assert_eq!(&r[4..12], &[0, 7, 0, 2, 1, 2, 3, 4]);
+    let expected = ((unix_ms + now) % 86_400_000) as u32;
+    let recv = u32::from_be_bytes([r[12], r[13], r[14], r[15]]);
+    assert!(recv.abs_diff(expected) <= 1, "{recv} vs {expected}");
+    assert_eq!(&r[12..16], &r[16..20]);
+    // Without the originate timestamp: Icmp InErrors, no reply.
+    p.send(timestamp_request(3, &[1, 2]));
+    assert!(icmp_frames(&mut p).is_empty());
+    let st = p.stack().stats();
+    assert_eq!(
+        (
+            st.icmp.in_timestamps,
+            st.icmp.in_errors,
+            st.icmp.out_echo_reps,
+            st.icmp.out_timestamp_reps
+        ),
+        (3, 1, 1, 0)
+    );
+}
+
 #[test]
 fn echo_ignore_all_answers_nothing() {
     // icmp_echo with icmp_echo_ignore_all: no reply, and no error counted.

@@ -73,6 +73,10 @@ const COUNTERS: &[(&str, &str)] = &[
     ("Icmp", "OutMsgs"),
     ("Icmp", "OutDestUnreachs"),
     ("Icmp", "OutParmProbs"),
+    ("Icmp", "InTimestamps"),
+    ("Icmp", "OutTimestampReps"),
+    ("Icmp", "OutTimestamps"),
+    ("Icmp", "OutEchoReps"),
     ("Ip", "InHdrErrors"),
 ];
 
@@ -1372,6 +1376,67 @@ fn icmp_quoting_a_broadcast(c: &mut Ctx<'_>) {
     }
 }
 
+/// RFC 792 timestamp requests, as Linux's `icmp_timestamp` answers them: a 20-byte reply of
+/// type 14, code 0, the request's identifier, sequence and originate timestamp, and the same
+/// receive and transmit timestamps, milliseconds since midnight UT (compared here with the far
+/// host's clock); extra data is not returned; a request without its originate timestamp is
+/// Icmp InErrors and no reply.
+fn icmp_timestamp_requests(c: &mut Ctx<'_>) {
+    use interop::{checksum, raw_icmp_socket, raw_recv, raw_send};
+    let icmp = raw_icmp_socket(&c.w.far).expect("raw icmp socket");
+    let now_ms = || {
+        let d = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("after 1970");
+        (d.as_millis() % 86_400_000) as i64
+    };
+    let cases: [(&str, usize, u8); 3] = [
+        ("plain", 12, 0),
+        ("extra data, code 5", 40, 5),
+        ("too short", 2, 0),
+    ];
+    for (i, (name, body_len, code)) in cases.into_iter().enumerate() {
+        let mut m = vec![13, code, 0, 0, 0x12, 0x34, 0, i as u8];
+        m.extend((0..body_len).map(|b| b as u8 ^ 0x5a));
+        let cs = checksum(&m);
+        m[2..4].copy_from_slice(&cs.to_be_bytes());
+        raw_send(&icmp, &m, SELF).expect("send");
+        c.arrive(1);
+        let reply = loop {
+            match raw_recv(&icmp, if body_len < 4 { QUIET } else { TIMEOUT }).expect("recv") {
+                Some(p) if p[(usize::from(p[0] & 15)) * 4] == 14 => break Some(p),
+                Some(_) => continue,
+                None => break None,
+            }
+        };
+        let Some(p) = reply else {
+            c.note(name, "no reply");
+            continue;
+        };
+        let ihl = usize::from(p[0] & 15) * 4;
+        let r = &p[ihl..];
+        let word = |at: usize| u32::from_be_bytes([r[at], r[at + 1], r[at + 2], r[at + 3]]);
+        let (orig, recv, xmit) = (word(8), word(12), word(16));
+        let skew = (i64::from(recv) - now_ms()).abs();
+        c.note(
+            name,
+            format_args!(
+                "from {} tos {:#04x} len {} type {} code {} checksum ok {} id/seq {:02x?}                  originate echoed {} receive == transmit {} within 2 s of the far clock {}",
+                Ipv4Addr::new(p[12], p[13], p[14], p[15]),
+                p[1],
+                r.len(),
+                r[0],
+                r[1],
+                checksum(r) == 0,
+                &r[4..8],
+                orig.to_be_bytes() == m[8..12],
+                recv == xmit,
+                skew < 2000
+            ),
+        );
+    }
+}
+
 /// An ICMP message as the far host receives it: type, code, the pointer byte, and the IP
 /// options of the message and of its quote, record-route addresses written out.
 fn show_icmp(p: &[u8]) -> String {
@@ -1719,6 +1784,7 @@ scenarios! {
     icmp_quoting_unknown_flows,
     icmp_quoting_a_broadcast,
     ip_options_record_route,
+    icmp_timestamp_requests,
     pmtu_do_connected,
     pmtu_do_recverr_entry,
     pmtu_want_learns_and_fragments,

@@ -107,13 +107,54 @@ impl Stack {
                 self.icmp_unreach(rx, &packet);
             }
             types::REDIRECT => self.icmp_redirect(rx, &packet),
+            TIMESTAMP => self.icmp_timestamp(rx, &packet),
             _ => {
-                // Timestamps (no wall clock to answer from), address masks and obsolete types:
-                // handled by doing nothing, as `icmp_discard` does.
+                // Timestamp replies, address masks and obsolete types: handled by doing
+                // nothing, as `icmp_discard` does.
                 self.stats.rx_consumed += 1;
                 debug!(target: "udpstack::icmp", msg_type, code, src = %rx.src(), "ignored");
             }
         }
+    }
+
+    /// `icmp_timestamp`: a request carrying at least its originate timestamp is answered with
+    /// a 20-byte timestamp reply (code 0, the request's identifier and sequence number, its
+    /// originate timestamp, and milliseconds since midnight UT as both receive and transmit
+    /// timestamps), from the address asked (ours for a broadcast), with the request's TOS and
+    /// its record route echoed, as `icmp_reply` does. Shorter: Icmp InErrors.
+    fn icmp_timestamp(&mut self, rx: &IpRx<'_>, packet: &Icmpv4Packet<&[u8]>) {
+        let Some(originate) = packet.body().get(..4) else {
+            self.stats.icmp.in_errors += 1;
+            return self.drop_frame(
+                DropReason::IcmpTruncated,
+                &format_args!("timestamp request of {} bytes", 8 + packet.body().len()),
+            );
+        };
+        let Some(now) = self.ms_since_midnight() else {
+            self.stats.rx_consumed += 1;
+            debug!(target: "udpstack::icmp", src = %rx.src(), "timestamp request ignored: no wall clock (Stack::set_wall_clock)");
+            return;
+        };
+        let from = if rx.broadcast { self.ip() } else { rx.dst() };
+        let tos = (rx.header.dscp << 2) | rx.header.ecn;
+        let header = rx.packet.get(..rx.header.header_len()).unwrap_or(&[]);
+        let Some(options) = crate::ip::options::echo(header, rx.options, from) else {
+            return self.drop_frame(DropReason::IpOptions, &"options cannot be echoed");
+        };
+        self.stats.rx_consumed += 1;
+        let mut body = [0u8; 12];
+        body[..4].copy_from_slice(originate);
+        body[4..8].copy_from_slice(&now.to_be_bytes());
+        body[8..].copy_from_slice(&now.to_be_bytes());
+        debug!(target: "udpstack::icmp", src = %rx.src(), now, "timestamp request");
+        self.icmp_timestamp_reply(
+            (packet.ident(), packet.seq_no()),
+            body,
+            rx.src(),
+            from,
+            tos,
+            options,
+        );
     }
 
     /// `icmp_unreach`: checks the quote (L1.1) and hands the error to the transport

@@ -290,7 +290,33 @@ impl Stack {
             packet.set_code(code);
             packet.fill_checksum();
         }
-        self.icmp_output_raw(message, from, to, tos, route, options);
+        self.icmp_output_raw(message, from, to, tos, route, options, Some(0));
+    }
+
+    /// Sends a timestamp reply (type 14, code 0) with `body` (originate, receive, transmit).
+    pub(crate) fn icmp_timestamp_reply(
+        &mut self,
+        (ident, seq_no): (u16, u16),
+        body: [u8; 12],
+        to: Ipv4Addr,
+        from: Ipv4Addr,
+        tos: u8,
+        options: Ipv4Options,
+    ) {
+        let Ok(route) = self.route_output(self.ip(), to, false) else {
+            debug!(target: "udpstack::icmp", %to, "no route for the timestamp reply");
+            return;
+        };
+        let mut message = vec![0u8; icmpv4::HEADER_LEN + body.len()];
+        message[0] = 14;
+        message[4..6].copy_from_slice(&ident.to_be_bytes());
+        message[6..8].copy_from_slice(&seq_no.to_be_bytes());
+        message[8..].copy_from_slice(&body);
+        Icmpv4Packet::new_unchecked(&mut message[..]).fill_checksum();
+        // Counted as an echo reply (OutEchoReps, OutType0), as Linux 6.18 does: icmp_reply's
+        // flow leaves fl4_icmp_type at 0, and __ip_make_skb counts the type of a raw socket's
+        // packet from the flow (observed: kernel_differential.rs::icmp_timestamp_requests).
+        self.icmp_output_raw(message, from, to, tos, route, options, Some(0));
     }
 
     /// Builds and sends one ICMP message (no DF, hashed ID, default TTL).
@@ -308,10 +334,12 @@ impl Stack {
             self.stats.icmp.out_errors += 1;
             return;
         }
-        self.icmp_output_raw(message, src, dst, tos, route, options);
+        self.icmp_output_raw(message, src, dst, tos, route, options, None);
     }
 
-    /// Sends one built ICMP message (checksum filled in) and counts it.
+    /// Sends one built ICMP message (checksum filled in) and counts it, as its own type or as
+    /// `count_as` (replies, which Linux counts by their flow's type: 0).
+    #[allow(clippy::too_many_arguments)]
     fn icmp_output_raw(
         &mut self,
         message: Vec<u8>,
@@ -320,8 +348,9 @@ impl Stack {
         tos: u8,
         route: route::OutputRoute,
         options: Ipv4Options,
+        count_as: Option<u8>,
     ) {
-        let msg_type = message.first().copied().unwrap_or(0);
+        let msg_type = count_as.unwrap_or_else(|| message.first().copied().unwrap_or(0));
         self.stats.icmp.out_msgs += 1;
         count_type(&mut self.stats, msg_type, true);
         // The ICMP socket (IP_PMTUDISC_DONT) fragments at the path MTU (dst_mtu).

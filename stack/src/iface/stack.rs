@@ -82,6 +82,10 @@ pub struct Stack {
     pub(crate) now: Instant,
     /// Buffers for frames and datagrams, reused.
     pub(crate) pool: BufferPool,
+    /// What UTC time it was at an instant of the stack's clock (milliseconds since the Unix
+    /// epoch), if anyone said: the only use of wall-clock time, answering ICMP timestamp
+    /// requests.
+    pub(crate) wall_clock: Option<(Instant, u64)>,
 }
 
 impl Stack {
@@ -116,7 +120,24 @@ impl Stack {
             stats: Stats::default(),
             now: Instant::ZERO,
             pool: BufferPool::default(),
+            wall_clock: None,
         })
+    }
+
+    /// Tells the stack that at `at` (its own clock) it was `unix_millis` milliseconds past the
+    /// Unix epoch, UTC. The stack reads no clock itself; this is what it answers ICMP timestamp
+    /// requests from (RFC 792, Linux's `icmp_timestamp`: milliseconds since midnight UT). Until
+    /// it is told, timestamp requests are ignored. The runtime tells it at start.
+    pub fn set_wall_clock(&mut self, at: Instant, unix_millis: u64) {
+        self.wall_clock = Some((at, unix_millis));
+    }
+
+    /// Milliseconds since midnight UT now (`inet_current_timestamp`), if the wall clock is
+    /// known.
+    pub(crate) fn ms_since_midnight(&self) -> Option<u32> {
+        let (at, unix) = self.wall_clock?;
+        let elapsed = self.now.saturating_duration_since(at).total_millis();
+        Some(((unix + elapsed) % 86_400_000) as u32)
     }
 
     /// The configuration.

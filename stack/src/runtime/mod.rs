@@ -105,8 +105,14 @@ impl Runtime {
     /// # Errors
     /// An invalid configuration (`InvalidInput`), or the thread could not be spawned.
     pub fn start<D: Device>(device: D, config: Config, seed: u64) -> io::Result<Runtime> {
-        let stack =
+        let mut stack =
             Stack::new(config, seed).map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+        // The one wall-clock reading: ICMP timestamp replies (at the epoch of `Inner::now`).
+        let unix_millis = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64);
+        let epoch = std::time::Instant::now();
+        stack.set_wall_clock(Instant::ZERO, unix_millis);
         let inner = Arc::new(Inner {
             state: Mutex::new(State {
                 stack,
@@ -116,7 +122,7 @@ impl Runtime {
             }),
             changed: Condvar::new(),
             waker: device.waker(),
-            epoch: std::time::Instant::now(),
+            epoch,
         });
         let io_inner = Arc::clone(&inner);
         let thread = std::thread::Builder::new()
