@@ -23,6 +23,7 @@
 //! | 10 | recv from the error queue |
 //! | 11 | close socket k and open a new one on its port |
 
+use crate::bytes::Bytes;
 use std::net::{Ipv4Addr, SocketAddrV4};
 
 use udpstack::wire::{golden, DstUnreachable, Icmpv4Message, Icmpv4Repr, IpProtocol};
@@ -35,36 +36,13 @@ use crate::fixture::{
 
 const PORTS: [u16; 3] = [7, 40000, 7000];
 
-/// The bytes, read one at a time (0 once they run out).
-struct Bytes<'a> {
-    data: &'a [u8],
-}
-
-impl Bytes<'_> {
-    fn next(&mut self) -> u8 {
-        match self.data.split_first() {
-            Some((&b, rest)) => {
-                self.data = rest;
-                b
-            }
-            None => 0,
-        }
-    }
-
-    fn take(&mut self, n: usize) -> &[u8] {
-        let (head, rest) = self.data.split_at(n.min(self.data.len()));
-        self.data = rest;
-        head
-    }
-}
-
 /// Runs `data` as events and returns the stack as they left it; the first imbalance (with the
 /// event that caused it) is the error.
 ///
 /// # Errors
 /// A [`udpstack::audit::Violation`], described.
 pub fn run(data: &[u8]) -> Result<Stack, String> {
-    let mut b = Bytes { data };
+    let mut b = Bytes::new(data);
     let mut c = config(IP_B, MAC_B);
     let [mem, extra, rsv, unres, high] = [(); 5].map(|()| b.next());
     let (udp_mem, high) = (u64::from(mem % 16), u32::from(high) * 512);
@@ -92,7 +70,7 @@ pub fn run(data: &[u8]) -> Result<Stack, String> {
     let mut last_sent: Option<Vec<u8>> = None;
     let mut buf = vec![0u8; 2048];
     let mut step = 0;
-    while !b.data.is_empty() {
+    while !b.is_empty() {
         step += 1;
         let op = b.next() % 12;
         let k = usize::from(b.next()) % socks.len();

@@ -73,6 +73,7 @@
 //! && ... == RTN_BROADCAST) goto out;`), and the default, which this target keeps, is 1.
 //! (This model once followed udpstack's opposite reading; that was a stack bug, now fixed.)
 
+use crate::bytes::Bytes;
 use std::collections::{HashMap, VecDeque};
 use std::io;
 use std::net::{Ipv4Addr, SocketAddrV4};
@@ -242,27 +243,10 @@ pub struct Input {
     pub events: Vec<Event>,
 }
 
-/// The bytes, read one at a time (0 once they run out).
-struct Bytes<'a> {
-    data: &'a [u8],
-}
-
-impl Bytes<'_> {
-    fn next(&mut self) -> u8 {
-        match self.data.split_first() {
-            Some((&b, rest)) => {
-                self.data = rest;
-                b
-            }
-            None => 0,
-        }
-    }
-}
-
 impl Input {
     /// Reads an input from arbitrary bytes.
     pub fn decode(data: &[u8]) -> Input {
-        let mut b = Bytes { data };
+        let mut b = Bytes::new(data);
         let settings = b.next();
         let n = 3 + usize::from(b.next()) % 4;
         let sockets = (0..n)
@@ -272,7 +256,7 @@ impl Input {
             })
             .collect();
         let mut events = Vec::new();
-        while !b.data.is_empty() {
+        while !b.is_empty() {
             let op = b.next() % 10;
             events.push(match op {
                 0 | 1 => Event::Send {

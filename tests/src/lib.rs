@@ -9,6 +9,7 @@
 //! proptests.
 
 pub mod actions;
+mod bytes;
 pub mod fixture;
 pub mod icmp_errors;
 pub mod reassembly;

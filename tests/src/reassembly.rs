@@ -83,6 +83,7 @@
 //!   datagram; `ReasmOverlaps` with every overlap drop; `ReasmFails` exactly by the refusals,
 //!   discards, timeouts and max_dist flushes; nothing is delivered while time passes.
 
+use crate::bytes::Bytes;
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
 use std::net::{Ipv4Addr, SocketAddrV4};
@@ -228,7 +229,7 @@ impl Input {
 
     /// Reads an input from arbitrary bytes (missing bytes read as 0).
     pub fn decode(data: &[u8]) -> Input {
-        let mut b = Bytes { data };
+        let mut b = Bytes::new(data);
         let settings = b.next();
         let n = 1 + usize::from(b.next()) % 6;
         let flows = (0..n)
@@ -239,7 +240,7 @@ impl Input {
             })
             .collect();
         let mut actions = Vec::new();
-        while !b.data.is_empty() {
+        while !b.is_empty() {
             let op = b.next() % 8;
             actions.push(match op {
                 0..=2 => Action::Fragment {
@@ -270,27 +271,6 @@ impl Input {
             flows,
             actions,
         }
-    }
-}
-
-/// The bytes, read one at a time (0 once they run out).
-struct Bytes<'a> {
-    data: &'a [u8],
-}
-
-impl Bytes<'_> {
-    fn next(&mut self) -> u8 {
-        match self.data.split_first() {
-            Some((&b, rest)) => {
-                self.data = rest;
-                b
-            }
-            None => 0,
-        }
-    }
-
-    fn u16(&mut self) -> u16 {
-        u16::from_le_bytes([self.next(), self.next()])
     }
 }
 

@@ -500,29 +500,6 @@ fn injected_fragments_reassemble_as_in_the_kernel() -> io::Result<()> {
 /// that must differ (addresses, checksums, IP IDs) named by role or checked for validity.
 /// `datagram` is the transport data of the packet the error is about: the quote must carry a
 /// prefix of it after the quoted header.
-/// IP option bytes for a transcript, the addresses of a record route (type 7) written out so
-/// that they are named by role.
-fn show_options(options: &[u8]) -> String {
-    match options {
-        [7, len, ptr, rest @ ..] => {
-            let slots = usize::from(*len).saturating_sub(3).min(rest.len());
-            let addrs: Vec<String> = rest[..slots]
-                .chunks(4)
-                .map(|a| match a {
-                    [a, b, c, d] => Ipv4Addr::new(*a, *b, *c, *d).to_string(),
-                    other => format!("{other:?}"),
-                })
-                .collect();
-            format!(
-                "RR len {len} ptr {ptr} [{}] then {:?}",
-                addrs.join(", "),
-                &rest[slots..]
-            )
-        }
-        other => format!("{other:?}"),
-    }
-}
-
 fn describe_icmp(packet: &[u8], datagram: &[u8], roles: &[(Ipv4Addr, &'static str)]) -> Transcript {
     let mut t = Transcript::new(roles);
     let addr = |b: &[u8]| Ipv4Addr::new(b[0], b[1], b[2], b[3]);
@@ -534,7 +511,7 @@ fn describe_icmp(packet: &[u8], datagram: &[u8], roles: &[(Ipv4Addr, &'static st
     t.note("IP header length", ihl);
     t.note(
         "IP options",
-        format_args!("{}", show_options(&packet[20..ihl])),
+        format_args!("{}", show_ip_options(&packet[20..ihl])),
     );
     t.note("TOS", format_args!("{:#04x}", packet[1]));
     t.note(
@@ -554,7 +531,7 @@ fn describe_icmp(packet: &[u8], datagram: &[u8], roles: &[(Ipv4Addr, &'static st
     t.note("quoted header length", qihl);
     t.note(
         "quoted options",
-        format_args!("{}", show_options(&quote[20..qihl])),
+        format_args!("{}", show_ip_options(&quote[20..qihl])),
     );
     t.note("quoted TOS", quote[1]);
     t.note(

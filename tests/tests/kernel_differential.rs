@@ -28,8 +28,8 @@ use std::os::fd::{AsFd, AsRawFd};
 use std::time::Duration;
 
 use interop::{
-    assert_same, describe, pattern, poll_fd, sa, snmp_value, stack_config, wait_until, ErrEntry,
-    KernelSock, Sock, Transcript, QUIET, TIMEOUT,
+    assert_same, describe, pattern, poll_fd, sa, show_ip_options, snmp_value, stack_config,
+    wait_until, ErrEntry, KernelSock, Sock, Transcript, QUIET, TIMEOUT,
 };
 use nix::libc;
 use nix::poll::PollFlags;
@@ -1450,31 +1450,10 @@ fn show_icmp(p: &[u8]) -> String {
         icmp[0],
         icmp[1],
         icmp[4],
-        show_options(&p[20..ihl]),
-        show_options(quoted),
+        show_ip_options(&p[20..ihl]),
+        show_ip_options(quoted),
         p.len()
     )
-}
-
-fn show_options(o: &[u8]) -> String {
-    match o {
-        [7, len, ptr, rest @ ..] => {
-            let slots = usize::from(*len).saturating_sub(3).min(rest.len());
-            let addrs: Vec<String> = rest[..slots]
-                .chunks(4)
-                .map(|a| match a {
-                    [a, b, c, d] => Ipv4Addr::new(*a, *b, *c, *d).to_string(),
-                    other => format!("{other:?}"),
-                })
-                .collect();
-            format!(
-                "RR len {len} ptr {ptr} [{}] {:?}",
-                addrs.join(", "),
-                &rest[slots..]
-            )
-        }
-        other => format!("{other:?}"),
-    }
 }
 
 /// RFC 791 record route, as `ip_options_compile` and `__ip_options_echo` handle it: on arrival

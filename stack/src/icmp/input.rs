@@ -5,6 +5,8 @@
 //! delivers some codes the wire layer's `Repr` has no name for (a time exceeded of code 2 still
 //! reaches sockets as EHOSTUNREACH).
 
+use std::net::Ipv4Addr;
+
 use tracing::debug;
 
 use super::output::count_type;
@@ -13,6 +15,7 @@ use crate::iface::stack::Stack;
 use crate::ip::input::IpRx;
 use crate::stats::DropReason;
 use crate::wire::icmpv4::{types, Quote};
+use crate::wire::ipv4::Ipv4Options;
 use crate::wire::{checksum, Icmpv4Error, Icmpv4Packet, IpProtocol, Ipv4Error, Ipv4Packet};
 
 /// `NR_ICMP_TYPES`: the highest type Linux knows.
@@ -72,13 +75,7 @@ impl Stack {
                 if self.config.sysctls.icmp_echo_ignore_all {
                     return self.drop_frame(DropReason::IcmpEchoIgnored, &"icmp_echo_ignore_all");
                 }
-                // fib_compute_spec_dst: answer from the address asked, or ours for a broadcast.
-                let from = if rx.broadcast { self.ip() } else { rx.dst() };
-                let tos = (rx.header.dscp << 2) | rx.header.ecn;
-                // icmp_reply → ip_options_echo: the record route comes back, ours added; if it
-                // cannot be echoed there is no reply.
-                let header = rx.packet.get(..rx.header.header_len()).unwrap_or(&[]);
-                let Some(options) = crate::ip::options::echo(header, rx.options, from) else {
+                let Some((from, tos, options)) = self.reply_params(rx) else {
                     return self.drop_frame(DropReason::IpOptions, &"options cannot be echoed");
                 };
                 self.stats.rx_consumed += 1;
@@ -117,6 +114,17 @@ impl Stack {
         }
     }
 
+    /// How `icmp_reply` answers `rx`: from the address asked, or ours for a broadcast
+    /// (`fib_compute_spec_dst`), with its TOS, and its record route echoed with ours added
+    /// (`ip_options_echo`); `None` when the route cannot be echoed: then there is no reply.
+    fn reply_params(&self, rx: &IpRx<'_>) -> Option<(Ipv4Addr, u8, Ipv4Options)> {
+        let from = if rx.broadcast { self.ip() } else { rx.dst() };
+        let tos = (rx.header.dscp << 2) | rx.header.ecn;
+        let header = rx.packet.get(..rx.header.header_len()).unwrap_or(&[]);
+        let options = crate::ip::options::echo(header, rx.options, from)?;
+        Some((from, tos, options))
+    }
+
     /// `icmp_timestamp`: a request carrying at least its originate timestamp is answered with
     /// a 20-byte timestamp reply (code 0, the request's identifier and sequence number, its
     /// originate timestamp, and milliseconds since midnight UT as both receive and transmit
@@ -135,10 +143,7 @@ impl Stack {
             debug!(target: "udpstack::icmp", src = %rx.src(), "timestamp request ignored: no wall clock (Stack::set_wall_clock)");
             return;
         };
-        let from = if rx.broadcast { self.ip() } else { rx.dst() };
-        let tos = (rx.header.dscp << 2) | rx.header.ecn;
-        let header = rx.packet.get(..rx.header.header_len()).unwrap_or(&[]);
-        let Some(options) = crate::ip::options::echo(header, rx.options, from) else {
+        let Some((from, tos, options)) = self.reply_params(rx) else {
             return self.drop_frame(DropReason::IpOptions, &"options cannot be echoed");
         };
         self.stats.rx_consumed += 1;

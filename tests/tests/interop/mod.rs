@@ -115,6 +115,29 @@ pub fn snmp_value(text: &str, section: &str, field: &str) -> Option<u64> {
     None
 }
 
+/// IP option bytes for a transcript, the addresses of a record route (type 7) written out so
+/// that a transcript names them by role.
+pub fn show_ip_options(options: &[u8]) -> String {
+    match options {
+        [7, len, ptr, rest @ ..] => {
+            let slots = usize::from(*len).saturating_sub(3).min(rest.len());
+            let addrs: Vec<String> = rest[..slots]
+                .chunks(4)
+                .map(|a| match a {
+                    [a, b, c, d] => Ipv4Addr::new(*a, *b, *c, *d).to_string(),
+                    other => format!("{other:?}"),
+                })
+                .collect();
+            format!(
+                "RR len {len} ptr {ptr} [{}] then {:?}",
+                addrs.join(", "),
+                &rest[slots..]
+            )
+        }
+        other => format!("{other:?}"),
+    }
+}
+
 /// One error-queue entry (`recvmsg(MSG_ERRQUEUE)`): `sock_extended_err`, the offender
 /// (0.0.0.0 when there is none), `msg_name`, the payload and its flags.
 #[derive(Debug, Clone, PartialEq, Eq)]
