@@ -3,10 +3,11 @@
 //! The part of udpstack that touches the operating system: a Linux TAP interface as a
 //! [`udpstack::device::Device`] ([`TapDevice`]), and network-namespace topologies for the
 //! interop tests and the demo ([`Netns`], [`TapLink`], [`add_veth`], [`RouterLink`]). It is the
-//! only crate of the project allowed system calls and `unsafe`; the unsafe code is four
-//! one-line blocks in one private module (taking ownership of the TAP descriptor from
-//! `tun-tap`, and the `SIOCGIFMTU`/`SIOCSIFMTU` ioctls, which no safe wrapper offers), each
-//! with its safety argument; everything else goes through `rustix` and `tun-tap`.
+//! only crate of the project allowed system calls and `unsafe`; the unsafe code is a few short
+//! blocks in one private module, `sys` (taking ownership of the TAP descriptor from `tun-tap`,
+//! the `SIOCGIFMTU`/`SIOCSIFMTU`/`SIOCGIFFLAGS` ioctls, and `UDP_CORK`/`SIOCOUTQ` on kernel
+//! sockets for the comparison tests, which no safe wrapper offers), each with its safety
+//! argument; everything else goes through `rustix` and `tun-tap`.
 //!
 //! ## Safety rules: what is created where
 //!

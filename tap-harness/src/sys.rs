@@ -1,10 +1,10 @@
-//! The crate's only `unsafe` code, one-line blocks, each with its safety argument:
+//! The crate's only `unsafe` code, short blocks, each with its safety argument:
 //!
 //! * taking ownership of the TAP file descriptor out of `tun_tap::Iface` (which exposes it only
 //!   as a raw fd) so that the safe `rustix` calls can borrow it;
 //! * `SIOCGIFMTU`, `SIOCSIFMTU` and `SIOCGIFFLAGS` on a control socket, which neither `rustix`
 //!   nor `nix` wrap;
-//! * for tests that compare the stack with kernel sockets: `UDP_CORK` (set and get) and
+//! * for tests that compare the stack with kernel sockets: `UDP_CORK` (set) and
 //!   `SIOCOUTQ` on a kernel UDP socket, which neither wraps either.
 //!
 //! Everything else (poll, eventfd, setns, readv/write, sockets) goes through `rustix`.

@@ -58,6 +58,19 @@ fn the_demo_passes_every_step_and_leaves_nothing_behind() -> io::Result<()> {
     ] {
         assert!(stdout.contains(needle), "missing {needle:?}\n{report}");
     }
+    // The checksum cross-check ran (the demo only notes tshark's absence): required in CI.
+    let tshark = Command::new("tshark").arg("--version").output().is_ok();
+    let required =
+        std::env::var_os("CI").is_some() || std::env::var_os("UDPSTACK_REQUIRE_TOOLS").is_some();
+    if tshark || required {
+        assert!(
+            stdout.contains("verified")
+                && stdout.contains("checksums (ours and the kernels'): 0 bad"),
+            "tshark did not check the pcap's checksums\n{report}"
+        );
+    } else {
+        eprintln!("SKIPPED part: tshark is not installed (apt-get install tshark)");
+    }
     // The pcap is a real capture: global header plus records.
     let bytes = std::fs::read(&pcap)?;
     assert!(bytes.len() > 24 + 30 * 16, "pcap of {} bytes", bytes.len());

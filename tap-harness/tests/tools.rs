@@ -211,6 +211,7 @@ impl Proc {
             }
             std::thread::sleep(Duration::from_millis(5));
         };
+        let timed_out = status.is_none();
         let status = match status {
             Some(s) => s,
             None => {
@@ -228,7 +229,7 @@ impl Proc {
             stdout: text(&self.stdout),
             stderr: text(&self.stderr),
         };
-        if Instant::now() >= deadline {
+        if timed_out {
             return Err(io::Error::new(
                 io::ErrorKind::TimedOut,
                 format!("killed after {timeout:?}: {}", finished.report()),
@@ -432,6 +433,7 @@ impl Lab {
             if Instant::now() >= deadline {
                 return Err(io::Error::other("the stack never answered ping"));
             }
+            std::thread::sleep(Duration::from_millis(100));
         }
         Ok(Some(lab))
     }

@@ -120,6 +120,43 @@ fn port_unreachable_is_at_most_576_bytes() {
 }
 
 #[test]
+fn a_port_unreachable_echoing_record_route_still_fits_576_bytes() {
+    // L5.6 with RFC 791 record route (__ip_options_echo, icmp_send): the error carries the
+    // route, our address added on arrival and again as its source, and its quote shrinks by
+    // the options' 12 bytes so that the whole stays at 576; the quote shows the route as
+    // recorded on arrival.
+    let mut p = Probed::new();
+    p.introduce();
+    let d = udp_datagram(sa(IP_PROBE, 5000), sa(IP_B, 9), &[0x5a; 1000]);
+    let rr = [7, 15, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0];
+    p.send(frame_with_raw_options(
+        IP_PROBE,
+        IP_B,
+        IpProtocol::Udp,
+        &rr,
+        &d,
+    ));
+    let frames = icmp_frames(&mut p);
+    assert_eq!(frames.len(), 1);
+    let h = ip(&frames[0]);
+    assert_eq!((h.total_len(), h.header_len()), (576, 36));
+    let b = IP_B.octets();
+    let routed = [
+        7, 15, 12, b[0], b[1], b[2], b[3], b[0], b[1], b[2], b[3], 0, 0, 0, 0, 0,
+    ];
+    assert_eq!(h.options(), &routed);
+    let msg = icmp(&frames[0]);
+    assert_eq!(msg.len(), 576 - 36);
+    // The quote: the header as recorded on arrival (one slot used), then the datagram.
+    let quote = &msg[8..];
+    assert_eq!(
+        &quote[20..36],
+        &[7, 15, 8, b[0], b[1], b[2], b[3], 0, 0, 0, 0, 0, 0, 0, 0, 0]
+    );
+    assert_eq!(&quote[36..], &d[..576 - 36 - 8 - 36]);
+}
+
+#[test]
 fn port_unreachable_quotes_only_up_to_the_udp_length() {
     // L5.1 with L5.6: __udp4_lib_rcv trims the packet to the UDP length before icmp_send, so
     // bytes after the UDP datagram are not quoted (the quoted IP header keeps its length).
@@ -493,6 +530,32 @@ fn timestamp_requests_are_answered_from_the_wall_clock_once_it_is_known() {
         ),
         (3, 1, 1, 0)
     );
+    // To a broadcast address: the echo rule (icmp_echo_ignore_broadcasts, on): InErrors.
+    let mut to_all = timestamp_request(4, &[1, 2, 3, 4, 0, 0, 0, 0, 0, 0, 0, 0]);
+    to_all[..6].copy_from_slice(&MacAddr::BROADCAST.0);
+    to_all[30..34].copy_from_slice(&BROADCAST.octets());
+    refresh_ip_checksum(&mut to_all);
+    p.send(to_all);
+    assert!(icmp_frames(&mut p).is_empty());
+    assert_eq!(p.stack().stats().drops(DropReason::IcmpBroadcast), 1);
+    // With a record route: echoed in the reply, our address added twice (arrival, reply).
+    let m = &timestamp_request(5, &[1, 2, 3, 4, 0, 0, 0, 0, 0, 0, 0, 0])[34..];
+    let rr = [7, 11, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0];
+    p.send(frame_with_raw_options(
+        IP_PROBE,
+        IP_B,
+        IpProtocol::Icmp,
+        &rr,
+        m,
+    ));
+    let frames = icmp_frames(&mut p);
+    assert_eq!(frames.len(), 1);
+    let b = IP_B.octets();
+    assert_eq!(
+        ip(&frames[0]).options(),
+        &[7, 11, 12, b[0], b[1], b[2], b[3], b[0], b[1], b[2], b[3], 0]
+    );
+    assert_eq!(ip(&frames[0]).payload()[0], 14);
 }
 
 #[test]
@@ -564,7 +627,7 @@ fn unknown_protocol_draws_protocol_unreachable() {
 
 #[test]
 fn bad_icmp_checksum_counts_csum_errors_and_in_errors() {
-    // icmp_rcv: the checksum is validated first → Icmp InCsumErrors++ and InErrors++; a message
+    // L1.1, icmp_rcv: the checksum is validated first → Icmp InCsumErrors++ and InErrors++; a message
     // shorter than its 8-byte header with a good checksum → InErrors only.
     let mut p = Probed::new();
     p.introduce();
@@ -595,7 +658,7 @@ fn bad_icmp_checksum_counts_csum_errors_and_in_errors() {
 
 #[test]
 fn errors_to_an_unroutable_source_are_not_sent_and_not_counted() {
-    // __icmp_send: the route to the offender's source is looked up before the per-destination
+    // L5.7, __icmp_send: the route to the offender's source is looked up before the per-destination
     // limit (icmpv4_xrlim_allow); when there is none the error is dropped with no counter at all
     // (no OutErrors, no OutRateLimitHost, no token spent). Likewise icmp_reply for echoes.
     let mut p = Probed::new();

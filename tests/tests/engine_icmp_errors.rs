@@ -228,7 +228,7 @@ fn a_connected_socket_matches_only_errors_about_its_peer() {
 
 #[test]
 fn errors_quoting_other_protocols_count_like_linux_handlers() {
-    // icmp_socket_deliver hands the error to the quoted protocol's err_handler. TCP's
+    // L1.1: icmp_socket_deliver hands the error to the quoted protocol's err_handler. TCP's
     // (tcp_v4_err) finds no socket here and counts Icmp InErrors; ICMP's (icmp_err → ping_err)
     // drops it without a counter; a protocol without a handler gets nothing at all.
     let mut p = Probed::new();

@@ -465,3 +465,62 @@ fn an_unwanted_broadcast_counts_ignored_multi_and_draws_no_icmp() {
         .lines()
         .any(|l| l == "Udp: 0 0 0 0 0 0 0 4 0"));
 }
+
+#[test]
+fn a_broadcast_refused_by_full_sockets_is_counted_per_socket_and_once_as_a_frame() {
+    // L5.3, L6.3: each socket a broadcast is offered to admits it or not on its own, and each
+    // refusal is counted on that socket (RcvbufErrors, InErrors, its drops); the frame itself
+    // is delivered if any socket took it, else dropped once (the conservation checker, run
+    // after every event by `Probed`, holds either way).
+    let mut p = Probed::new();
+    let s = p.stack();
+    let small = bound(s, sa(ANY, 6000), true, false).unwrap();
+    let big = bound(s, sa(ANY, 6000), true, false).unwrap();
+    s.set_recv_buffer_size(small, 0).unwrap(); // 2304 in force
+                                               // Two tiny datagrams fit the small socket (832 each), the third does not.
+    for i in 0..3 {
+        broadcast_from_probe(&mut p, 5000 + i, sa(BROADCAST, 6000), b"x");
+    }
+    let st = p.stack().stats();
+    assert_eq!((st.udp.rcvbuf_errors, st.udp.in_errors), (1, 1));
+    assert_eq!(st.drops(udpstack::stats::DropReason::UdpRcvbuf), 0);
+    // Now both refuse: one frame dropped, two copies refused.
+    p.stack().set_recv_buffer_size(big, 0).unwrap();
+    broadcast_from_probe(&mut p, 5003, sa(BROADCAST, 6000), b"x");
+    let st = p.stack().stats();
+    assert_eq!((st.udp.rcvbuf_errors, st.udp.in_errors), (3, 3));
+    assert_eq!(st.drops(udpstack::stats::DropReason::UdpRcvbuf), 1);
+    let s = p.stack();
+    assert_eq!(drain(s, small).len(), 2);
+    assert_eq!(drain(s, big).len(), 3);
+    assert!(s.audit().is_ok());
+}
+
+#[test]
+fn our_own_broadcasts_reach_our_own_sockets() {
+    // L5.3 with ip_mc_output: a datagram we send to a broadcast address is also delivered to
+    // this host, whole even when it leaves in fragments; our own sockets on the port get it
+    // from our address, and a port without one counts IgnoredMulti with no ICMP.
+    let mut p = Probed::new();
+    let now = p.now();
+    let s = p.stack();
+    let listener = bound(s, sa(ANY, 6000), false, false).unwrap();
+    let sender = bound(s, sa(IP_B, 6001), false, false).unwrap();
+    s.set_broadcast(sender, true).unwrap();
+    let big = vec![7u8; 3000];
+    for data in [&b"to all"[..], &big[..]] {
+        s.send_to(now, sender, data, sa(BROADCAST, 6000)).unwrap();
+    }
+    s.send_to(now, sender, b"nobody", sa(BROADCAST, 6002))
+        .unwrap();
+    p.settle();
+    let s = p.stack();
+    assert_eq!(
+        drain(s, listener),
+        vec![(b"to all".to_vec(), sa(IP_B, 6001)), (big, sa(IP_B, 6001))]
+    );
+    let st = s.stats();
+    assert_eq!(st.udp.ignored_multi, 1);
+    assert_eq!((st.icmp.out_msgs, st.udp.no_ports), (0, 0));
+    assert_eq!(st.link.loopback_rx, 3);
+}

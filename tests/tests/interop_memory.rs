@@ -409,14 +409,25 @@ fn show(r: &io::Result<usize>) -> String {
 fn the_send_buffer_fills_and_refuses_as_in_the_kernel() -> io::Result<()> {
     // L6.5, L6.6: charged per packet until it leaves, POLLOUT below half SO_SNDBUF, EAGAIN at
     // SO_SNDBUF, ENOBUFS when a datagram's fragments pass twice SO_SNDBUF.
-    let Some(tap) = Tap::open("the_send_buffer_fills_and_refuses_as_in_the_kernel")? else {
+    compare_sends(
+        "the_send_buffer_fills_and_refuses_as_in_the_kernel",
+        &send_buffer,
+    )
+}
+
+/// Runs a sending `scenario` on a kernel socket and on a stack socket and compares.
+fn compare_sends(
+    test: &str,
+    scenario: &dyn Fn(&mut dyn Sender) -> io::Result<Transcript>,
+) -> io::Result<()> {
+    let Some(tap) = Tap::open(test)? else {
         return Ok(());
     };
-    let kernel = send_buffer(&mut KernelSends {
+    let kernel = scenario(&mut KernelSends {
         tap: &tap,
         sock: None,
     })?;
-    let stack = send_buffer(&mut StackSends {
+    let stack = scenario(&mut StackSends {
         tap: &tap,
         sock: None,
     })?;
@@ -469,17 +480,5 @@ fn corked(s: &mut dyn Sender) -> io::Result<Transcript> {
 fn corked_data_is_charged_as_in_the_kernel() -> io::Result<()> {
     // L3.2, L6.5, L6.6: appends cost their bytes while they fit the last packet, new packets
     // their truesize; SIOCOUTQ counts it all; ENOBUFS past twice SO_SNDBUF drops the datagram.
-    let Some(tap) = Tap::open("corked_data_is_charged_as_in_the_kernel")? else {
-        return Ok(());
-    };
-    let kernel = corked(&mut KernelSends {
-        tap: &tap,
-        sock: None,
-    })?;
-    let stack = corked(&mut StackSends {
-        tap: &tap,
-        sock: None,
-    })?;
-    assert_same(&kernel, &stack);
-    Ok(())
+    compare_sends("corked_data_is_charged_as_in_the_kernel", &corked)
 }

@@ -467,26 +467,10 @@ fn injected_fragments_reassemble_as_in_the_kernel() -> io::Result<()> {
     };
     let raw = raw_ip_socket(&r.far)?;
     let k = r.near_sock()?;
-    let near_counters = || {
-        let c = |s, f| kernel_counter(&r.near, s, f);
-        (
-            c("Ip", "ReasmReqds"),
-            c("Ip", "ReasmOKs"),
-            c("Ip", "ReasmFails"),
-            c("IpExt", "ReasmOverlaps"),
-        )
-    };
+    let near_counters = || reasm_counters_near(&r.near);
     let kernel = reassembly_transcript(&raw, &*k, &near_counters, &Routed::near_roles())?;
     let s = r.stack_sock()?;
-    let stack_counters = || {
-        let st = r.rt.stats();
-        (
-            st.ip.reasm_reqds,
-            st.ip.reasm_oks,
-            st.ip.reasm_fails,
-            st.ip_ext.reasm_overlaps,
-        )
-    };
+    let stack_counters = || reasm_counters_stack(&r.rt);
     let stack = reassembly_transcript(&raw, &*s, &stack_counters, &Routed::stack_roles())?;
     let lines = kernel.lines();
     assert_eq!(lines[1], "reordered + duplicates: byte-identical: true");
@@ -729,9 +713,9 @@ fn port_unreachable_packets_match_the_kernels_field_by_field() -> io::Result<()>
 
 #[test]
 fn port_unreachable_about_a_record_route_packet_matches_the_kernels() -> io::Result<()> {
-    // L5.6 with options: RFC 791 record route, RFC 1122 3.2.2 (ICMP errors echo the options).
-    // RFC 791 record route (type 7, two slots): the router and the receiving host record
-    // their addresses, and Linux's icmp_send echoes the option (ip_options_echo).
+    // L5.6 with options, RFC 791 record route (type 7, two slots), RFC 1122 3.2.2: the router
+    // and the receiving host record their addresses, and Linux's icmp_send echoes the option
+    // (ip_options_echo).
     compare_port_unreachables(
         "port_unreachable_about_a_record_route_packet_matches_the_kernels",
         &[(
@@ -939,10 +923,9 @@ fn record_route_lines(out: &str, roles: &[(Ipv4Addr, &'static str)]) -> Transcri
 
 #[test]
 fn ping_with_record_route_is_answered_like_by_a_kernel() -> io::Result<()> {
-    // RFC 1122 3.2.2.6: an echo reply returns the request's record-route option.
-    // RFC 791 record route on an echo request (`ping -R`): Linux records its own address on
-    // arrival and echoes the option in the reply (icmp_reply → ip_options_echo), so the route
-    // shows both ways.
+    // RFC 1122 3.2.2.6, RFC 791 record route on an echo request (`ping -R`): Linux records its
+    // own address on arrival and echoes the option in the reply (icmp_reply → ip_options_echo),
+    // so the route shows both ways.
     let Some(r) = Routed::open("ping_with_record_route_is_answered_like_by_a_kernel")? else {
         return Ok(());
     };

@@ -5,8 +5,6 @@
 //! delivers some codes the wire layer's `Repr` has no name for (a time exceeded of code 2 still
 //! reaches sockets as EHOSTUNREACH).
 
-use std::net::Ipv4Addr;
-
 use tracing::debug;
 
 use super::output::count_type;
@@ -15,14 +13,12 @@ use crate::iface::stack::Stack;
 use crate::ip::input::IpRx;
 use crate::stats::DropReason;
 use crate::wire::icmpv4::{types, Quote};
-use crate::wire::ipv4::Ipv4Options;
 use crate::wire::{checksum, Icmpv4Error, Icmpv4Packet, IpProtocol, Ipv4Error, Ipv4Packet};
 
 /// `NR_ICMP_TYPES`: the highest type Linux knows.
 const NR_ICMP_TYPES: u8 = 18;
 /// `NR_ICMP_UNREACH`: the highest destination-unreachable code.
 const NR_ICMP_UNREACH: u8 = 15;
-const TIMESTAMP: u8 = 13;
 const ADDRESS: u8 = 17;
 const ADDRESS_REPLY: u8 = 18;
 
@@ -56,7 +52,7 @@ impl Stack {
         if rx.broadcast {
             // RFC 1122 §3.2.2.6 and §3.2.2.8: answer broadcast echo/timestamp only if allowed;
             // other types to broadcast are errors.
-            let echo_like = msg_type == types::ECHO_REQUEST || msg_type == TIMESTAMP;
+            let echo_like = msg_type == types::ECHO_REQUEST || msg_type == types::TIMESTAMP;
             let allowed = if echo_like {
                 !self.config.sysctls.icmp_echo_ignore_broadcasts
             } else {
@@ -75,21 +71,10 @@ impl Stack {
                 if self.config.sysctls.icmp_echo_ignore_all {
                     return self.drop_frame(DropReason::IcmpEchoIgnored, &"icmp_echo_ignore_all");
                 }
-                let Some((from, tos, options)) = self.reply_params(rx) else {
-                    return self.drop_frame(DropReason::IpOptions, &"options cannot be echoed");
-                };
-                self.stats.rx_consumed += 1;
                 debug!(target: "udpstack::icmp", src = %rx.src(), id = packet.ident(), seq = packet.seq_no(), "echo request");
-                self.icmp_echo_reply(
-                    packet.ident(),
-                    packet.seq_no(),
-                    code,
-                    packet.body(),
-                    rx.src(),
-                    from,
-                    tos,
-                    options,
-                );
+                // icmp_echo: the request's header with only the type changed (identifier,
+                // sequence and code kept), the same data.
+                self.icmp_reply(rx, &packet, types::ECHO_REPLY, code, packet.body());
             }
             types::ECHO_REPLY => {
                 self.drop_frame(
@@ -104,7 +89,7 @@ impl Stack {
                 self.icmp_unreach(rx, &packet);
             }
             types::REDIRECT => self.icmp_redirect(rx, &packet),
-            TIMESTAMP => self.icmp_timestamp(rx, &packet),
+            types::TIMESTAMP => self.icmp_timestamp(rx, &packet),
             _ => {
                 // Timestamp replies, address masks and obsolete types: handled by doing
                 // nothing, as `icmp_discard` does.
@@ -112,17 +97,6 @@ impl Stack {
                 debug!(target: "udpstack::icmp", msg_type, code, src = %rx.src(), "ignored");
             }
         }
-    }
-
-    /// How `icmp_reply` answers `rx`: from the address asked, or ours for a broadcast
-    /// (`fib_compute_spec_dst`), with its TOS, and its record route echoed with ours added
-    /// (`ip_options_echo`); `None` when the route cannot be echoed: then there is no reply.
-    fn reply_params(&self, rx: &IpRx<'_>) -> Option<(Ipv4Addr, u8, Ipv4Options)> {
-        let from = if rx.broadcast { self.ip() } else { rx.dst() };
-        let tos = (rx.header.dscp << 2) | rx.header.ecn;
-        let header = rx.packet.get(..rx.header.header_len()).unwrap_or(&[]);
-        let options = crate::ip::options::echo(header, rx.options, from)?;
-        Some((from, tos, options))
     }
 
     /// `icmp_timestamp`: a request carrying at least its originate timestamp is answered with
@@ -143,23 +117,36 @@ impl Stack {
             debug!(target: "udpstack::icmp", src = %rx.src(), "timestamp request ignored: no wall clock (Stack::set_wall_clock)");
             return;
         };
-        let Some((from, tos, options)) = self.reply_params(rx) else {
-            return self.drop_frame(DropReason::IpOptions, &"options cannot be echoed");
-        };
-        self.stats.rx_consumed += 1;
         let mut body = [0u8; 12];
         body[..4].copy_from_slice(originate);
         body[4..8].copy_from_slice(&now.to_be_bytes());
         body[8..].copy_from_slice(&now.to_be_bytes());
         debug!(target: "udpstack::icmp", src = %rx.src(), now, "timestamp request");
-        self.icmp_timestamp_reply(
-            (packet.ident(), packet.seq_no()),
-            body,
-            rx.src(),
-            from,
-            tos,
-            options,
-        );
+        self.icmp_reply(rx, packet, types::TIMESTAMP_REPLY, 0, &body);
+    }
+
+    /// `icmp_reply`: answers `request` (which came in `rx`) with a message of `msg_type` and
+    /// `code` carrying the request's identifier and sequence number and `body`, sent from the
+    /// address asked (ours for a broadcast) with the request's TOS and its record route echoed
+    /// (`ip_options_echo`: if it cannot be echoed there is no reply, and the frame counts as
+    /// dropped).
+    fn icmp_reply(
+        &mut self,
+        rx: &IpRx<'_>,
+        request: &Icmpv4Packet<&[u8]>,
+        msg_type: u8,
+        code: u8,
+        body: &[u8],
+    ) {
+        let from = self.spec_dst(rx.dst(), rx.broadcast);
+        let tos = (rx.header.dscp << 2) | rx.header.ecn;
+        let header = rx.packet.get(..rx.header.header_len()).unwrap_or(&[]);
+        let Some(options) = crate::ip::options::echo(header, rx.options, from) else {
+            return self.drop_frame(DropReason::IpOptions, &"options cannot be echoed");
+        };
+        self.stats.rx_consumed += 1;
+        let ids = (request.ident(), request.seq_no());
+        self.icmp_send_reply((msg_type, code), ids, body, (from, rx.src()), tos, options);
     }
 
     /// `icmp_unreach`: checks the quote (L1.1) and hands the error to the transport

@@ -226,8 +226,16 @@ impl Stack {
                 return;
             }
         }
-        let room =
-            MAX_ERROR_LEN.min(usize::from(route.mtu)) - 20 - options.len() - icmpv4::HEADER_LEN;
+        // icmp_send: the quote fills what is left of min(path MTU, 576) after the headers and
+        // the echoed options; with no room for at least an IP header, nothing is sent.
+        let mtu = usize::from(self.path_mtu(offender.src, route.mtu).0);
+        let room = MAX_ERROR_LEN
+            .min(mtu)
+            .saturating_sub(20 + options.len() + icmpv4::HEADER_LEN);
+        if room <= 20 {
+            debug!(target: "udpstack::icmp", ?message, dst = %offender.src, mtu, "no room for a quote: no icmp error");
+            return;
+        }
         let quote = offender
             .packet
             .get(..room.min(offender.packet.len()))
@@ -256,66 +264,40 @@ impl Stack {
             .is_none_or(|&t| is_error_type(t))
     }
 
-    /// Answers an echo request (`icmp_echo` → `icmp_reply`): the request's ICMP header with only
-    /// the type changed (so the identifier, sequence and code are kept), the same data, from the
-    /// address it was sent to (ours, for a broadcast), with the request's TOS.
-    #[allow(clippy::too_many_arguments)]
-    pub(crate) fn icmp_echo_reply(
+    /// Sends a reply built by `icmp_reply` (an echo or timestamp reply): `(type, code)`, the
+    /// request's `(identifier, sequence)`, `body`, `(from, to)`. Counted as an echo reply
+    /// (OutEchoReps, OutType0) whatever its type, as Linux 6.18 counts it: `icmp_reply`'s flow
+    /// leaves `fl4_icmp_type` at 0, and `__ip_make_skb` counts a raw socket's packet by the
+    /// flow's type (observed: `kernel_differential.rs::icmp_timestamp_requests`).
+    pub(crate) fn icmp_send_reply(
         &mut self,
-        ident: u16,
-        seq_no: u16,
-        code: u8,
-        data: &[u8],
-        to: Ipv4Addr,
-        from: Ipv4Addr,
+        (msg_type, code): (u8, u8),
+        (ident, seq_no): (u16, u16),
+        body: &[u8],
+        (from, to): (Ipv4Addr, Ipv4Addr),
         tos: u8,
         options: Ipv4Options,
     ) {
-        // icmp_reply: no route back → nothing sent, nothing counted.
+        // No route back → nothing sent, nothing counted.
         let Ok(route) = self.route_output(self.ip(), to, false) else {
-            debug!(target: "udpstack::icmp", %to, "no route for the echo reply");
+            debug!(target: "udpstack::icmp", %to, msg_type, "no route for the reply");
             return;
         };
         let reply = Icmpv4Repr {
             message: Icmpv4Message::EchoReply { ident, seq_no },
-            body: data,
+            body,
         };
         let mut message = vec![0u8; reply.buffer_len()];
         if reply.emit(&mut message).is_err() {
             self.stats.icmp.out_errors += 1;
             return;
         }
-        if code != 0 {
+        if (msg_type, code) != (icmpv4::types::ECHO_REPLY, 0) {
             let mut packet = Icmpv4Packet::new_unchecked(&mut message[..]);
+            packet.set_msg_type(msg_type);
             packet.set_code(code);
             packet.fill_checksum();
         }
-        self.icmp_output_raw(message, from, to, tos, route, options, Some(0));
-    }
-
-    /// Sends a timestamp reply (type 14, code 0) with `body` (originate, receive, transmit).
-    pub(crate) fn icmp_timestamp_reply(
-        &mut self,
-        (ident, seq_no): (u16, u16),
-        body: [u8; 12],
-        to: Ipv4Addr,
-        from: Ipv4Addr,
-        tos: u8,
-        options: Ipv4Options,
-    ) {
-        let Ok(route) = self.route_output(self.ip(), to, false) else {
-            debug!(target: "udpstack::icmp", %to, "no route for the timestamp reply");
-            return;
-        };
-        let mut message = vec![0u8; icmpv4::HEADER_LEN + body.len()];
-        message[0] = 14;
-        message[4..6].copy_from_slice(&ident.to_be_bytes());
-        message[6..8].copy_from_slice(&seq_no.to_be_bytes());
-        message[8..].copy_from_slice(&body);
-        Icmpv4Packet::new_unchecked(&mut message[..]).fill_checksum();
-        // Counted as an echo reply (OutEchoReps, OutType0), as Linux 6.18 does: icmp_reply's
-        // flow leaves fl4_icmp_type at 0, and __ip_make_skb counts the type of a raw socket's
-        // packet from the flow (observed: kernel_differential.rs::icmp_timestamp_requests).
         self.icmp_output_raw(message, from, to, tos, route, options, Some(0));
     }
 

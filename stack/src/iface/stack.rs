@@ -136,8 +136,9 @@ impl Stack {
     /// known.
     pub(crate) fn ms_since_midnight(&self) -> Option<u32> {
         let (at, unix) = self.wall_clock?;
+        const DAY: u64 = 86_400_000;
         let elapsed = self.now.saturating_duration_since(at).total_millis();
-        Some(((unix + elapsed) % 86_400_000) as u32)
+        Some(((unix % DAY + elapsed % DAY) % DAY) as u32)
     }
 
     /// The configuration.
@@ -255,6 +256,7 @@ impl Stack {
         while let Some(packet) = self.loopback.pop_front() {
             self.stats.link.loopback_rx += 1;
             self.ip_input(&packet, LinkDst::Host, true);
+            self.pool.give(packet);
         }
     }
 

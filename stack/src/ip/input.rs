@@ -14,7 +14,7 @@ use crate::stats::DropReason;
 use crate::udp::memory::truesize;
 use crate::wire::ethernet;
 use crate::wire::icmpv4::{DstUnreachable, Icmpv4Message, TimeExceeded};
-use crate::wire::ipv4::{Ipv4Options, OptionError};
+use crate::wire::ipv4::{Ipv4Options, OptionError, HEADER_LEN};
 use crate::wire::{IpProtocol, Ipv4Error, Ipv4Packet, Ipv4Repr};
 
 /// IPv4 options that request source routing: loose (131) and strict (137).
@@ -172,12 +172,11 @@ impl Stack {
         let mut rx_options = RxOptions::default();
         let mut whole = whole;
         if header.options.iter().any(|o| o.kind == options::OPT_RR) {
-            // ip_options_compile: our address goes into the record route (the spec_dst of
-            // fib_compute_spec_dst: the address asked, or ours for a broadcast).
-            let spec_dst = if broadcast { self.ip() } else { dst };
+            // ip_options_compile: our address goes into the record route.
             recorded.extend_from_slice(whole);
             let copied = recorded.get_mut(..header_len).unwrap_or(&mut []);
-            match options::record_route_on_input(copied, spec_dst) {
+            let spec_dst = self.spec_dst(dst, broadcast);
+            match options::record_route_on_input(copied, &header.options, spec_dst) {
                 Ok(o) => rx_options = o,
                 Err(pointer) => {
                     self.stats.ip.in_hdr_errors += 1;
@@ -191,7 +190,7 @@ impl Stack {
                 }
             }
             whole = &recorded[..];
-            if let Ok(o) = Ipv4Options::new(whole.get(20..header_len).unwrap_or(&[])) {
+            if let Ok(o) = Ipv4Options::new(whole.get(HEADER_LEN..header_len).unwrap_or(&[])) {
                 header.options = o;
             }
         }
@@ -209,6 +208,17 @@ impl Stack {
             return self.ip_defrag(&rx, whole.get(..header_len).unwrap_or(&[]));
         }
         self.ip_local_deliver(&rx);
+    }
+
+    /// `fib_compute_spec_dst` on our one interface: the address a packet to `dst` was
+    /// received as — `dst` itself, or ours for a broadcast. Answers come from it, and it is
+    /// what record route records.
+    pub(crate) fn spec_dst(&self, dst: Ipv4Addr, broadcast: bool) -> Ipv4Addr {
+        if broadcast {
+            self.ip()
+        } else {
+            dst
+        }
     }
 
     /// `ip_defrag`: a fragment joins its queue; the one that completes a datagram delivers it.
@@ -242,11 +252,13 @@ impl Stack {
                 );
             }
             Outcome::Complete { packet, truesize } => {
-                let Ok(view) = Ipv4Packet::new_checked(&packet[..]) else {
-                    return;
-                };
-                let Ok(header) = Ipv4Repr::parse(&view) else {
-                    return;
+                // The reassembler built this header itself (checksum refilled, length at most
+                // 65535): these checks cannot fail, but a frame is never lost uncounted.
+                let parsed =
+                    Ipv4Packet::new_checked(&packet[..]).and_then(|view| Ipv4Repr::parse(&view));
+                let header = match parsed {
+                    Ok(h) => h,
+                    Err(e) => return self.drop_frame(DropReason::IpReasmInvalid, &e),
                 };
                 debug!(target: "udpstack::ip", src = %header.src, id = header.ident, len = packet.len(), "reassembled");
                 let whole = &packet[..];
@@ -255,10 +267,7 @@ impl Stack {
                     packet: whole,
                     payload: whole.get(header.header_len()..).unwrap_or(&[]),
                     truesize,
-                    options: options::inferred(
-                        whole.get(..header.header_len()).unwrap_or(&[]),
-                        if rx.broadcast { self.ip() } else { header.dst },
-                    ),
+                    options: options::inferred(&header.options),
                     ..*rx
                 };
                 self.ip_local_deliver(&rx);
@@ -287,9 +296,8 @@ impl Stack {
             let broadcast = route::is_broadcast(&self.config.iface, view.dst());
             let mut offender =
                 Offender::from_view(&view, &first[..], broadcast, LinkDst::Host, false);
-            let spec_dst = if broadcast { self.ip() } else { view.dst() };
-            offender.rx_options =
-                options::inferred(first.get(..view.header_len()).unwrap_or(&[]), spec_dst);
+            let options = Ipv4Options::new(view.options()).unwrap_or(Ipv4Options::NONE);
+            offender.rx_options = options::inferred(&options);
             self.icmp_send_error(
                 &offender,
                 Icmpv4Message::TimeExceeded(TimeExceeded::FragReassembly),

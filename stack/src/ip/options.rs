@@ -18,20 +18,23 @@ const COPIED: u8 = 0x80;
 /// No operation.
 const NOP: u8 = 1;
 
-/// What `ip_options_compile` found and did on arrival.
+/// What `ip_options_compile` found on arrival: where the (last) record-route option is, if
+/// there is one. Linux also keeps `rr_needaddr` (we recorded ourselves, so the echo records us
+/// again where a slot is left); that is derivable: after arrival a pointer still inside the
+/// option means we recorded (an option full on arrival stays full, and a bad pointer was a
+/// parameter problem), so [`echo`] reads it from the pointer.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub(crate) struct RxOptions {
     /// Offset of the record-route option from the start of the IP header, if there is one.
     pub rr: Option<usize>,
-    /// We recorded our address in it (`rr_needaddr`): the echo records ours again if there
-    /// is room.
-    pub rr_needaddr: bool,
 }
 
 /// `ip_options_compile` for record route on a packet delivered to us: if there is a slot
 /// left, writes `spec_dst` into it and advances the pointer (the header checksum is not
 /// updated: the kernel does not either, so an ICMP error quoting the packet shows the new
-/// route under the old checksum). `header` is the whole IP header, options included.
+/// route under the old checksum). `header` is the whole IP header, options included, and
+/// `options` its parsed options. Like the kernel, every record-route option is filled in and
+/// the last one is the one echoed.
 ///
 /// # Errors
 /// The offset (from the start of the header) an ICMP parameter problem points at: a record
@@ -39,82 +42,49 @@ pub(crate) struct RxOptions {
 /// room for a whole address.
 pub(crate) fn record_route_on_input(
     header: &mut [u8],
+    options: &Ipv4Options,
     spec_dst: Ipv4Addr,
 ) -> Result<RxOptions, usize> {
-    let mut found = RxOptions::default();
-    let mut at = HEADER_LEN;
-    while at < header.len() {
-        let kind = header[at];
-        match kind {
-            0 => break,
-            NOP => {
-                at += 1;
-                continue;
-            }
-            _ => {}
-        }
-        // The TLV structure was validated when the header was parsed.
-        let Some(&len) = header.get(at + 1) else {
-            break;
+    for o in options.iter().filter(|o| o.kind == OPT_RR) {
+        let (at, len) = (o.offset, 2 + o.data.len());
+        let Some(&ptr) = o.data.first() else {
+            return Err(at + 1);
         };
-        let len = usize::from(len);
-        if kind == OPT_RR {
-            if len < 3 {
-                return Err(at + 1);
-            }
-            let ptr = usize::from(header.get(at + 2).copied().unwrap_or(0));
-            if ptr < 4 {
+        let ptr = usize::from(ptr);
+        if ptr < 4 {
+            return Err(at + 2);
+        }
+        if ptr <= len {
+            if ptr + 3 > len {
                 return Err(at + 2);
             }
-            if ptr <= len {
-                if ptr + 3 > len {
-                    return Err(at + 2);
-                }
-                if let Some(slot) = header.get_mut(at + ptr - 1..at + ptr + 3) {
-                    slot.copy_from_slice(&spec_dst.octets());
-                }
-                if let Some(p) = header.get_mut(at + 2) {
-                    *p = (ptr + 4) as u8;
-                }
-                found.rr_needaddr = true;
+            if let Some(slot) = header.get_mut(at + ptr - 1..at + ptr + 3) {
+                slot.copy_from_slice(&spec_dst.octets());
             }
-            found.rr = Some(at);
+            if let Some(p) = header.get_mut(at + 2) {
+                *p = (ptr + 4) as u8;
+            }
         }
-        at += len.max(2);
     }
-    Ok(found)
+    Ok(inferred(options))
 }
 
-/// What [`record_route_on_input`] did, worked out afterwards from a header it may have
-/// changed (a reassembled datagram's, whose first fragment's was): where the record route is,
-/// and whether the slot before its pointer holds `spec_dst` (we recorded ourselves).
-pub(crate) fn inferred(header: &[u8], spec_dst: Ipv4Addr) -> RxOptions {
-    let mut found = RxOptions::default();
-    let mut at = HEADER_LEN;
-    while let Some(&kind) = header.get(at) {
-        if kind == 0 {
-            break;
-        }
-        if kind == NOP {
-            at += 1;
-            continue;
-        }
-        let len = usize::from(header.get(at + 1).copied().unwrap_or(0));
-        if kind == OPT_RR && found.rr.is_none() {
-            found.rr = Some(at);
-            let ptr = usize::from(header.get(at + 2).copied().unwrap_or(0));
-            found.rr_needaddr =
-                ptr >= 8 && header.get(at + ptr - 5..at + ptr - 1) == Some(&spec_dst.octets()[..]);
-        }
-        at += len.max(2);
+/// What [`record_route_on_input`] found, read again from a header it has already changed
+/// (a reassembled datagram's, whose first fragment's was) through its parsed `options`.
+pub(crate) fn inferred(options: &Ipv4Options) -> RxOptions {
+    RxOptions {
+        rr: options
+            .iter()
+            .filter(|o| o.kind == OPT_RR)
+            .last()
+            .map(|o| o.offset),
     }
-    found
 }
 
 /// `__ip_options_echo` then `ip_options_build`, for record route: the options of a reply (an
 /// ICMP error or echo reply) to a packet whose header is `header`, sent from `src`. The
-/// record route is copied, and if we recorded ourselves on arrival and a slot is left, `src` is
-/// recorded in it; padded with EOL to a multiple of 4. `None` when the kernel refuses to echo
+/// record route is copied, and if a slot is left (so we recorded ourselves on arrival, see
+/// [`RxOptions`]), `src` is recorded in it; padded with EOL to a multiple of 4. `None` when the kernel refuses to echo
 /// (a pointer inside the option with no room for an address): then no reply is sent at all.
 pub(crate) fn echo(header: &[u8], rx: RxOptions, src: Ipv4Addr) -> Option<Ipv4Options> {
     let Some(at) = rx.rr else {
@@ -123,11 +93,12 @@ pub(crate) fn echo(header: &[u8], rx: RxOptions, src: Ipv4Addr) -> Option<Ipv4Op
     let len = usize::from(*header.get(at + 1)?);
     let mut rr = header.get(at..at + len)?.to_vec();
     let ptr = usize::from(*rr.get(2)?);
-    if rx.rr_needaddr && ptr <= len {
+    if ptr <= len {
         if ptr + 3 > len {
             return None;
         }
-        rr.get_mut(ptr - 1..ptr + 3)?.copy_from_slice(&src.octets());
+        rr.get_mut(ptr.checked_sub(1)?..ptr + 3)?
+            .copy_from_slice(&src.octets());
         rr[2] = (ptr + 4) as u8;
     }
     Ipv4Options::new(&rr).ok()
@@ -162,28 +133,32 @@ mod tests {
         h
     }
 
+    /// [`record_route_on_input`] on `h`, its options parsed first as the IP layer does.
+    fn record(h: &mut [u8]) -> Result<RxOptions, usize> {
+        let options = Ipv4Options::new(&h[HEADER_LEN..]).unwrap();
+        record_route_on_input(h, &options, ME)
+    }
+
     const ME: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 2);
 
     #[test]
     fn record_route_fills_the_next_slot_then_stops_when_full() {
         // RFC 791 3.1, ip_options_compile: our address in the next slot, pointer + 4.
         let mut h = header(&[7, 11, 8, 10, 0, 0, 1, 0, 0, 0, 0, 0]);
-        let rx = record_route_on_input(&mut h, ME).unwrap();
+        let rx = record(&mut h).unwrap();
         assert_eq!(
             &h[20..],
             &[7, 11, 12, 10, 0, 0, 1, 10, 0, 0, 2, 0],
             "recorded"
         );
-        assert_eq!(
-            rx,
-            RxOptions {
-                rr: Some(20),
-                rr_needaddr: true
-            }
-        );
+        assert_eq!(rx, RxOptions { rr: Some(20) });
+        // What was found can be read back from the changed header (a reassembled datagram).
+        let options = Ipv4Options::new(&h[HEADER_LEN..]).unwrap();
+        assert_eq!(inferred(&options), rx);
         // Full now: nothing more is written, and the echo copies it as is.
-        let again = record_route_on_input(&mut h.clone(), ME).unwrap();
-        assert!(!again.rr_needaddr);
+        let mut again = h.clone();
+        assert_eq!(record(&mut again), Ok(rx));
+        assert_eq!(again, h);
         let echoed = echo(&h, rx, ME).unwrap();
         assert_eq!(echoed.as_bytes(), &[7, 11, 12, 10, 0, 0, 1, 10, 0, 0, 2, 0]);
     }
@@ -192,7 +167,7 @@ mod tests {
     fn the_echo_records_the_replying_address_if_a_slot_is_left() {
         // __ip_options_echo + ip_options_build: ping -R shows our address twice.
         let mut h = header(&[1, 7, 15, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
-        let rx = record_route_on_input(&mut h, ME).unwrap();
+        let rx = record(&mut h).unwrap();
         assert_eq!(rx.rr, Some(21));
         let echoed = echo(&h, rx, Ipv4Addr::new(10, 0, 0, 9)).unwrap();
         assert_eq!(
@@ -203,13 +178,14 @@ mod tests {
 
     #[test]
     fn bad_pointers_are_parameter_problems() {
-        // ip_options_compile: pointer < 4 → at the pointer; a partial slot → at the pointer.
-        let mut low = header(&[7, 7, 3, 0, 0, 0, 0, 0]);
-        assert_eq!(record_route_on_input(&mut low, ME), Err(22));
-        let mut partial = header(&[7, 9, 8, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
-        assert_eq!(record_route_on_input(&mut partial, ME), Err(22));
-        let mut short = header(&[1, 7, 2, 0]);
-        assert_eq!(record_route_on_input(&mut short, ME), Err(22));
+        // ip_options_compile: pointer < 4 → at the pointer; a partial slot → at the pointer;
+        // no pointer at all → at the length.
+        assert_eq!(record(&mut header(&[7, 7, 3, 0, 0, 0, 0, 0])), Err(22));
+        assert_eq!(
+            record(&mut header(&[7, 9, 8, 0, 0, 0, 0, 0, 0, 0, 0, 0])),
+            Err(22)
+        );
+        assert_eq!(record(&mut header(&[1, 7, 2, 0])), Err(22));
     }
 
     #[test]

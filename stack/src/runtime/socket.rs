@@ -4,8 +4,8 @@
 //! Blocking, timeouts and non-blocking mode behave as on a kernel socket: a receive that times
 //! out fails with `WouldBlock` (EAGAIN), a non-blocking one on an empty queue likewise, and a
 //! zero timeout is refused with `InvalidInput` as `std` refuses it. A pending error (L1.6) wakes
-//! a blocked receive, which returns it. Sends do not block yet (the send buffer is not
-//! accounted for yet: the write timeout is stored and reported but has no effect).
+//! a blocked receive, which returns it. A send blocks while the socket's send buffer is full
+//! (L6.5), up to the write timeout; non-blocking or MSG_DONTWAIT, it fails with EAGAIN.
 
 use std::io;
 use std::net::{SocketAddr, SocketAddrV4, ToSocketAddrs};
@@ -99,12 +99,17 @@ impl UdpSocket {
         r
     }
 
-    /// Reads a stack value for this socket.
+    /// Reads a stack value for this socket (ENETDOWN once the runtime has stopped, as every
+    /// call's documentation says).
     fn get<R>(
         &self,
         f: impl FnOnce(&crate::Stack, SocketHandle) -> io::Result<R>,
     ) -> io::Result<R> {
-        f(&self.inner.lock().stack, self.handle)
+        let st = self.inner.lock();
+        if !st.running {
+            return Err(stopped());
+        }
+        f(&st.stack, self.handle)
     }
 
     /// `bind(2)` (L7.1).

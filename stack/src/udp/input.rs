@@ -57,20 +57,19 @@ impl Stack {
                     &format_args!("{src} -> {dst}"),
                 );
             }
-            let mut delivered = false;
+            // Every socket admits its copy or refuses it (counted on the socket); the frame
+            // counts once: delivered if any took it, else dropped for the last refusal.
+            let mut outcome = Err(DropReason::UdpRcvbuf);
             for h in receivers {
-                delivered |= self.udp_enqueue(h, src, packet.payload(), size);
+                let r = self.udp_enqueue(h, src, packet.payload(), size);
+                outcome = outcome.or(r);
             }
-            if delivered {
-                self.stats.rx_delivered += 1;
-            }
-            return;
+            return self.udp_delivered(outcome, src, dst);
         }
         match self.sockets.lookup(src, dst, &self.keys.reuseport) {
             Some(h) => {
-                if self.udp_enqueue(h, src, packet.payload(), size) {
-                    self.stats.rx_delivered += 1;
-                }
+                let outcome = self.udp_enqueue(h, src, packet.payload(), size);
+                self.udp_delivered(outcome, src, dst);
             }
             None => {
                 self.stats.udp.no_ports += 1;
@@ -86,41 +85,52 @@ impl Stack {
         }
     }
 
-    /// Queues a datagram on a socket if its receive buffer admits it (L6.3); counts the drop
-    /// otherwise. Returns whether it was queued.
+    /// Counts a received frame once: delivered if a socket queued it, else dropped for the
+    /// socket's refusal (already counted on the socket by [`Stack::udp_enqueue`]).
+    fn udp_delivered(
+        &mut self,
+        outcome: Result<(), DropReason>,
+        src: SocketAddrV4,
+        dst: SocketAddrV4,
+    ) {
+        match outcome {
+            Ok(()) => self.stats.rx_delivered += 1,
+            Err(reason) => self.drop_frame(reason, &format_args!("{src} -> {dst}: refused")),
+        }
+    }
+
+    /// Offers a datagram to a socket: queued if its receive buffer admits it (L6.3), else
+    /// refused and counted on the socket (its drops, RcvbufErrors or MemErrors, InErrors, and
+    /// a trace event); the refusal's drop reason is returned for the frame's own count.
     fn udp_enqueue(
         &mut self,
         h: SocketHandle,
         from: SocketAddrV4,
         payload: &[u8],
         size: usize,
-    ) -> bool {
+    ) -> Result<(), DropReason> {
         let Some(s) = self.sockets.get_mut(h) else {
-            return false;
+            // The lookup only returns open sockets.
+            return Err(DropReason::UdpNoPort);
         };
         self.stats.sockets.offered += 1;
         if let Err(refusal) = self.udp_mem.charge_datagram(s, size, &self.config.sysctls) {
             s.drops += 1;
             let (rmem, rcvbuf) = (s.rmem_alloc, s.rcvbuf);
             self.stats.udp.in_errors += 1;
-            match refusal {
+            return Err(match refusal {
                 Refusal::Rcvbuf => {
                     self.stats.udp.rcvbuf_errors += 1;
-                    self.drop_frame(
-                        DropReason::UdpRcvbuf,
-                        &format_args!("{h}: {rmem} + {size} > rcvbuf {rcvbuf}"),
-                    );
+                    debug!(target: "udpstack::udp", %h, rmem, size, rcvbuf, "refused: rcvbuf");
+                    DropReason::UdpRcvbuf
                 }
                 Refusal::Memory => {
                     self.stats.udp.mem_errors += 1;
                     let pages = self.udp_mem.allocated();
-                    self.drop_frame(
-                        DropReason::UdpMem,
-                        &format_args!("{h}: udp_mem refused ({pages} pages in use)"),
-                    );
+                    debug!(target: "udpstack::udp", %h, pages, "refused: udp_mem");
+                    DropReason::UdpMem
                 }
-            }
-            return false;
+            });
         }
         self.stats.sockets.queued += 1;
         s.rx_queue.push_back(Datagram {
@@ -130,6 +140,6 @@ impl Stack {
         });
         trace!(target: "udpstack::udp", %h, %from, len = payload.len(), truesize = size, "queued");
         debug!(target: "udpstack::udp", %h, %from, len = payload.len(), "delivered");
-        true
+        Ok(())
     }
 }

@@ -51,6 +51,10 @@ pub mod types {
     pub const TIME_EXCEEDED: u8 = 11;
     /// Parameter problem.
     pub const PARAM_PROBLEM: u8 = 12;
+    /// Timestamp request.
+    pub const TIMESTAMP: u8 = 13;
+    /// Timestamp reply.
+    pub const TIMESTAMP_REPLY: u8 = 14;
 }
 
 /// The codes of destination unreachable (type 3), all sixteen (RFC 792, RFC 1122 §3.2.2.1,

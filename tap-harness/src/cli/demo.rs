@@ -602,12 +602,13 @@ fn check_pcap(pcap: &Path) -> StepResult {
     };
     let text = String::from_utf8_lossy(&out.stdout);
     let frames = text.lines().count();
-    // Wireshark's proto_checksum_enum_e: 0 bad, 1 good, 2 unverified, 3 not present.
+    // Wireshark's proto_checksum_enum_e: 0 bad, 1 good, 2 unverified, 3 not present,
+    // 4 illegal.
     let (mut good, mut bad) = (0, 0);
     for field in text.lines().flat_map(|l| l.split(['\t', ','])) {
         match field.trim() {
             "1" => good += 1,
-            "0" => bad += 1,
+            "0" | "4" => bad += 1,
             _ => {}
         }
     }
