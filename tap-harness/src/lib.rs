@@ -69,6 +69,7 @@ mod netns;
 mod privilege;
 mod sys;
 mod topology;
+mod tshark;
 
 pub use device::{
     TapDevice, TapStats, TapStatsHandle, DEFAULT_MTU, REATTACH_INTERVAL, RUNNING_WAIT,
@@ -79,3 +80,4 @@ pub use netns::{
 pub use privilege::{check_privileges, privileged_or_skip, SKIP_ENV};
 pub use sys::{current_netns_inode, in_host_netns, set_udp_cork, socket_outq};
 pub use topology::{add_veth, RouterConfig, RouterLink, TapLink, TapLinkConfig, VethEnd};
+pub use tshark::{checksum_status_is_bad, tshark_checksum_statuses, CHECKSUM_GOOD};

@@ -471,55 +471,33 @@ impl Lab {
 /// what tshark says of a quoted datagram cut short, whose checksum cannot be computed.
 /// Returns how many frames were checked.
 fn assert_pcap_checksums_good(pcap: &Path, good_in: &[&str]) -> io::Result<usize> {
-    let pcap = pcap.to_str().expect("a UTF-8 path");
-    let out = Command::new("tshark")
-        .args(["-r", pcap, "-o", "udp.check_checksum:TRUE"])
-        .args([
-            "-o",
-            "ip.check_checksum:TRUE",
-            "-T",
-            "fields",
-            "-E",
-            "occurrence=a",
-        ])
-        .args(["-e", "frame.number", "-e", "ip.checksum.status"])
-        .args(["-e", "udp.checksum.status", "-e", "icmp.checksum.status"])
-        .output()?;
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "tshark failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
     const PROTOCOLS: [&str; 3] = ["ip", "udp", "icmp"];
+    let statuses = tap_harness::tshark_checksum_statuses(pcap)?;
     let mut good = [0usize; 3];
-    let mut frames = 0;
-    for line in stdout.lines() {
-        frames += 1;
-        let mut fields = line.split('\t');
-        let frame = fields.next().unwrap_or_default();
-        for (i, field) in fields.enumerate() {
-            for status in field.split(',').filter(|s| !s.is_empty()) {
+    for (n, frame) in statuses.iter().enumerate() {
+        for (i, field) in frame.iter().enumerate() {
+            for &status in field {
                 assert!(
-                    matches!(status, "1" | "2"),
-                    "frame {frame}: checksum status {status} (0 = Bad, 4 = Illegal) in \
-                     {:?}\n(tshark -r {pcap} -V to see it)",
-                    PROTOCOLS[i]
+                    !tap_harness::checksum_status_is_bad(status),
+                    "frame {}: checksum status {status} (0 = Bad, 4 = Illegal) in {:?}\n\
+                     (tshark -r {} -V to see it)",
+                    n + 1,
+                    PROTOCOLS[i],
+                    pcap.display()
                 );
-                if status == "1" {
-                    good[i] += 1;
-                }
+                good[i] += usize::from(status == tap_harness::CHECKSUM_GOOD);
             }
         }
     }
-    assert!(frames > 0, "empty pcap {pcap}");
+    assert!(!statuses.is_empty(), "empty pcap {}", pcap.display());
     for (protocol, good) in PROTOCOLS.iter().zip(good) {
         assert!(
             good > 0 || !good_in.contains(protocol),
-            "no {protocol} checksum verified Good in {pcap}\n{stdout}"
+            "no {protocol} checksum verified Good in {}: {statuses:?}",
+            pcap.display()
         );
     }
-    Ok(frames)
+    Ok(statuses.len())
 }
 
 /// A counter of a kernel namespace's `/proc/net/snmp` (`Udp`, `OutDatagrams`), read from a

@@ -564,54 +564,22 @@ fn wait_error(s: &UdpSocket, timeout: Duration) -> Result<udpstack::udp::ErrorMe
 fn check_pcap(pcap: &Path) -> StepResult {
     let size = std::fs::metadata(pcap).map_err(err("the pcap"))?.len();
     let mut lines = vec![format!("{} ({size} bytes)", pcap.display())];
-    // A private, empty configuration: the user's own preferences (or an unreadable $HOME
-    // inside a user namespace) must not change the verdict.
-    let config_dir = std::env::temp_dir().join(format!("udpstack-tshark-{}", std::process::id()));
-    std::fs::create_dir_all(&config_dir).map_err(err("a tshark configuration directory"))?;
-    let run = Command::new("tshark")
-        .env("WIRESHARK_CONFIG_DIR", &config_dir)
-        .arg("-r")
-        .arg(pcap)
-        .args([
-            "-o",
-            "udp.check_checksum:TRUE",
-            "-o",
-            "ip.check_checksum:TRUE",
-            "-T",
-            "fields",
-            "-e",
-            "ip.checksum.status",
-            "-e",
-            "udp.checksum.status",
-            "-e",
-            "icmp.checksum.status",
-        ])
-        .output();
-    let _ = std::fs::remove_dir_all(&config_dir);
-    let out = match run {
-        Ok(out) if out.status.success() => out,
-        Ok(out) => {
-            let stderr = String::from_utf8_lossy(&out.stderr);
-            let last = stderr.lines().last().unwrap_or_default().to_owned();
-            return Err(format!("tshark failed ({}): {last}", out.status));
-        }
-        Err(_) => {
+    let statuses = match tap_harness::tshark_checksum_statuses(pcap) {
+        Ok(s) => s,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             lines.push("tshark is not installed: checksums not cross-checked".into());
             return Ok(lines);
         }
+        Err(e) => return Err(e.to_string()),
     };
-    let text = String::from_utf8_lossy(&out.stdout);
-    let frames = text.lines().count();
-    // Wireshark's proto_checksum_enum_e: 0 bad, 1 good, 2 unverified, 3 not present,
-    // 4 illegal.
-    let (mut good, mut bad) = (0, 0);
-    for field in text.lines().flat_map(|l| l.split(['\t', ','])) {
-        match field.trim() {
-            "1" => good += 1,
-            "0" | "4" => bad += 1,
-            _ => {}
-        }
-    }
+    let frames = statuses.len();
+    let all = statuses.iter().flatten().flatten().copied();
+    let (good, bad) = all.fold((0, 0), |(g, b), s| {
+        (
+            g + usize::from(s == tap_harness::CHECKSUM_GOOD),
+            b + usize::from(tap_harness::checksum_status_is_bad(s)),
+        )
+    });
     lines.push(format!(
         "tshark read {frames} frames and verified {good} IPv4, UDP and ICMP checksums \
          (ours and the kernels'): {bad} bad"
