@@ -67,6 +67,7 @@
 mod device;
 mod netns;
 mod privilege;
+mod snmp;
 mod sys;
 mod topology;
 mod tshark;
@@ -78,6 +79,7 @@ pub use netns::{
     host_tun_devices, leftovers, run, sweep_stale, Leftovers, Netns, NETNS_DIR, PROJECT_PREFIX,
 };
 pub use privilege::{check_privileges, privileged_or_skip, SKIP_ENV};
+pub use snmp::{snmp_counter, snmp_counters};
 pub use sys::{current_netns_inode, in_host_netns, set_udp_cork, socket_outq};
 pub use topology::{add_veth, RouterConfig, RouterLink, TapLink, TapLinkConfig, VethEnd};
 pub use tshark::{checksum_status_is_bad, tshark_checksum_statuses, CHECKSUM_GOOD};

@@ -327,35 +327,6 @@ impl Served {
     }
 }
 
-/// The counters `serve` prints (`/proc/net/snmp` style: a line of names, a line of values,
-/// both starting `Section:`), as `Section:Name`.
-fn parse_counters(stdout: &str) -> HashMap<String, u64> {
-    let mut counters = HashMap::new();
-    let lines: Vec<&str> = stdout.lines().collect();
-    for pair in lines.windows(2) {
-        let (Some((s1, names)), Some((s2, values))) =
-            (pair[0].split_once(": "), pair[1].split_once(": "))
-        else {
-            continue;
-        };
-        if s1 != s2 || s1.contains(' ') || names.split(' ').next().is_some_and(is_number) {
-            continue;
-        }
-        let values: Vec<&str> = values.split_whitespace().collect();
-        if !values.iter().all(|v| is_number(v)) {
-            continue;
-        }
-        for (n, v) in names.split_whitespace().zip(values) {
-            counters.insert(format!("{s1}:{n}"), v.parse().expect("a number"));
-        }
-    }
-    counters
-}
-
-fn is_number(s: &str) -> bool {
-    !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit())
-}
-
 impl Lab {
     /// `None` when the test is to be skipped (no privileges with UDPSTACK_SKIP_NETNS=1, or a
     /// tool missing outside CI).
@@ -444,7 +415,7 @@ impl Lab {
         serve.terminate()?;
         let out = serve.finish(TIMEOUT)?;
         assert!(out.status.success(), "{}", out.report());
-        let counters = parse_counters(&out.stdout);
+        let counters = tap_harness::snmp_counters(&out.stdout);
         assert!(counters.contains_key("Udp:InDatagrams"), "{}", out.report());
         Ok(Served {
             out,
@@ -504,7 +475,7 @@ fn assert_pcap_checksums_good(pcap: &Path, good_in: &[&str]) -> io::Result<usize
 /// thread inside it.
 fn kernel_counter(ns: &Netns, section: &str, field: &str) -> io::Result<u64> {
     let text = ns.enter(|| std::fs::read_to_string("/proc/thread-self/net/snmp"))??;
-    parse_counters(&text)
+    tap_harness::snmp_counters(&text)
         .get(&format!("{section}:{field}"))
         .copied()
         .ok_or_else(|| io::Error::other(format!("no {section}:{field} in\n{text}")))

@@ -103,11 +103,12 @@ impl World {
         } = RouterLink::open(RouterConfig::default())?;
         assert_eq!((config.far_addr, config.far_mtu), (FAR, 1280));
         let rt = Runtime::start(device, stack_config(Some(ROUTER)), 0xd1ff)?;
-        Ok(World {
+        World {
             me: SelfHost::Stack(rt),
             router,
             far,
-        })
+        }
+        .resolved()
     }
 
     fn kernel() -> io::Result<World> {
@@ -129,11 +130,22 @@ impl World {
         router.sysctl("net.ipv4.ip_forward", "1")?;
         me.ip(["route", "add", "default", "via", "10.0.0.1"])?;
         far.ip(["route", "add", "default", "via", "10.0.1.1"])?;
-        Ok(World {
+        World {
             me: SelfHost::Kernel(me),
             router,
             far,
-        })
+        }
+        .resolved()
+    }
+
+    /// The world with every neighbour resolved (a ping from the far host to self): a burst
+    /// sent while the router is still resolving self can be reordered (the kernel flushes its
+    /// ARP queue while the sender's next packets already go out directly), which would make a
+    /// scenario's arrival order depend on timing. The scenario's counters start after this.
+    fn resolved(self) -> io::Result<World> {
+        self.far
+            .exec(["ping", "-n", "-q", "-c", "1", "-W", "2", "10.0.0.2"])?;
+        Ok(self)
     }
 
     /// A fresh, unbound socket on self.
@@ -141,11 +153,13 @@ impl World {
         match &self.me {
             SelfHost::Stack(rt) => Ok(SelfSock::Stack(rt.udp_socket())),
             SelfHost::Kernel(ns) => {
+                // Close-on-exec, as std's sockets are: a process another test forks meanwhile
+                // must not keep the socket (and its port) alive after we close it.
                 let fd = ns.enter(|| {
                     nix::sys::socket::socket(
                         AddressFamily::Inet,
                         SockType::Datagram,
-                        SockFlag::empty(),
+                        SockFlag::SOCK_CLOEXEC,
                         None,
                     )
                 })??;

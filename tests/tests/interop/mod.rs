@@ -95,24 +95,9 @@ pub fn kernel_counter(ns: &Netns, section: &str, field: &str) -> u64 {
     panic!("no counter {section}:{field}");
 }
 
-/// The value of `section:field` in text laid out as `/proc/net/snmp` or `/proc/net/netstat`
-/// (pairs of lines: names, then values).
+/// The value of `section:field` in text laid out as `/proc/net/snmp` or `/proc/net/netstat`.
 pub fn snmp_value(text: &str, section: &str, field: &str) -> Option<u64> {
-    let mut lines = text.lines();
-    while let (Some(names), Some(values)) = (lines.next(), lines.next()) {
-        let mut names = names.split_whitespace();
-        let mut values = values.split_whitespace();
-        if names.next() != Some(&format!("{section}:")) {
-            continue;
-        }
-        values.next();
-        for (n, v) in names.zip(values) {
-            if n == field {
-                return v.parse().ok();
-            }
-        }
-    }
-    None
+    tap_harness::snmp_counter(text, section, field)
 }
 
 /// IP option bytes for a transcript, the addresses of a record route (type 7) written out so
@@ -380,7 +365,7 @@ pub fn raw_ip_socket(ns: &Netns) -> io::Result<OwnedFd> {
         nix::sys::socket::socket(
             AddressFamily::Inet,
             SockType::Raw,
-            SockFlag::empty(),
+            SockFlag::SOCK_CLOEXEC,
             SockProtocol::Raw,
         )
     })?
@@ -395,7 +380,7 @@ pub fn raw_icmp_socket(ns: &Netns) -> io::Result<OwnedFd> {
             nix::sys::socket::socket(
                 AddressFamily::Inet,
                 SockType::Raw,
-                SockFlag::empty(),
+                SockFlag::SOCK_CLOEXEC,
                 SockProtocol::Icmp,
             )
         })?
@@ -410,7 +395,7 @@ pub fn raw_udp_socket(ns: &Netns) -> io::Result<OwnedFd> {
         nix::sys::socket::socket(
             AddressFamily::Inet,
             SockType::Raw,
-            SockFlag::empty(),
+            SockFlag::SOCK_CLOEXEC,
             SockProtocol::Udp,
         )
     })?
