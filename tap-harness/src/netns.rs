@@ -17,14 +17,13 @@ use crate::sys;
 /// Where `ip netns` keeps its named namespaces (bind mounts of namespace files).
 pub const NETNS_DIR: &str = "/var/run/netns";
 
-/// Names starting with this are the project's, whatever prefix they were made with.
+/// Every namespace prefix starts with this, so that any process can tell the project's
+/// namespaces (and sweep those of dead processes).
 pub const PROJECT_PREFIX: &str = "udpstack";
 
 static COUNTER: AtomicU64 = AtomicU64::new(0);
 /// Namespaces owned by live [`Netns`] values of this process.
 static LIVE: Mutex<BTreeSet<String>> = Mutex::new(BTreeSet::new());
-/// Prefixes used by this process (beyond [`PROJECT_PREFIX`]).
-static PREFIXES: Mutex<BTreeSet<String>> = Mutex::new(BTreeSet::new());
 static SWEEP: Once = Once::new();
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -88,14 +87,15 @@ impl Netns {
     /// (`net.ipv6.conf.{all,default}.disable_ipv6 = 1`, so that no router solicitation or MLD
     /// report ever appears on its links).
     ///
-    /// `prefix` should start with [`PROJECT_PREFIX`] so that any process's [`leftovers`] sees
-    /// the namespace; other prefixes are tracked only within the process that used them.
+    /// `prefix` must start with [`PROJECT_PREFIX`], so that any process's [`leftovers`] and
+    /// [`sweep_stale`] see the namespace.
     ///
     /// # Errors
-    /// An invalid prefix (1..=64 characters of `[A-Za-z0-9_-]`); missing privileges (see
+    /// An invalid prefix (1..=64 characters of `[A-Za-z0-9_-]` starting with
+    /// [`PROJECT_PREFIX`]); missing privileges (see
     /// [`check_privileges`](crate::check_privileges)); `ip` failed.
     pub fn new(prefix: &str) -> io::Result<Netns> {
-        let valid = !prefix.is_empty()
+        let valid = prefix.starts_with(PROJECT_PREFIX)
             && prefix.len() <= 64
             && prefix
                 .bytes()
@@ -103,7 +103,10 @@ impl Netns {
         if !valid {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
-                format!("invalid namespace prefix {prefix:?}: 1 to 64 of [A-Za-z0-9_-]"),
+                format!(
+                    "invalid namespace prefix {prefix:?}: up to 64 of [A-Za-z0-9_-], starting \
+                     with {PROJECT_PREFIX:?}"
+                ),
             ));
         }
         SWEEP.call_once(|| {
@@ -111,7 +114,6 @@ impl Netns {
                 eprintln!("tap-harness: could not sweep stale namespaces: {e}");
             }
         });
-        lock(&PREFIXES).insert(prefix.to_owned());
         let name = format!(
             "{prefix}-{}-{}",
             std::process::id(),
@@ -372,16 +374,17 @@ impl fmt::Display for Leftovers {
     }
 }
 
-/// `(prefix, pid)` of a name made by [`Netns::new`] with a prefix this process knows of.
-fn parse_name(name: &str, prefixes: &BTreeSet<String>) -> Option<(String, u32)> {
+/// `(prefix, pid)` of a name made by [`Netns::new`].
+fn parse_name(name: &str) -> Option<(String, u32)> {
     let mut parts = name.rsplitn(3, '-');
     let counter = parts.next()?;
     let pid = parts.next()?;
     let prefix = parts.next()?;
     counter.parse::<u64>().ok()?;
     let pid = pid.parse::<u32>().ok()?;
-    let ours = prefix.starts_with(PROJECT_PREFIX) || prefixes.contains(prefix);
-    ours.then(|| (prefix.to_owned(), pid))
+    prefix
+        .starts_with(PROJECT_PREFIX)
+        .then(|| (prefix.to_owned(), pid))
 }
 
 fn pid_alive(pid: u32) -> bool {
@@ -405,15 +408,12 @@ fn netns_names() -> io::Result<Vec<String>> {
 /// # Errors
 /// `/var/run/netns` or `/sys/class/net` cannot be read.
 pub fn leftovers() -> io::Result<Leftovers> {
-    let prefixes = lock(&PREFIXES).clone();
     let live = lock(&LIVE).clone();
     let me = std::process::id();
     let mut namespaces: Vec<String> = netns_names()?
         .into_iter()
         .filter(|name| !live.contains(name))
-        .filter(|name| {
-            parse_name(name, &prefixes).is_some_and(|(_, pid)| pid == me || !pid_alive(pid))
-        })
+        .filter(|name| parse_name(name).is_some_and(|(_, pid)| pid == me || !pid_alive(pid)))
         .collect();
     namespaces.sort();
     Ok(Leftovers {
@@ -443,10 +443,9 @@ pub fn host_tun_devices() -> io::Result<Vec<String>> {
 /// # Errors
 /// `/var/run/netns` cannot be read; `ip netns del` failed.
 pub fn sweep_stale() -> io::Result<Vec<String>> {
-    let prefixes = lock(&PREFIXES).clone();
     let mut removed = Vec::new();
     for name in netns_names()? {
-        if parse_name(&name, &prefixes).is_some_and(|(_, pid)| !pid_alive(pid)) {
+        if parse_name(&name).is_some_and(|(_, pid)| !pid_alive(pid)) {
             kill_processes_in(&name);
             run(Command::new("ip").args(["netns", "del", &name]))?;
             removed.push(name);
@@ -461,15 +460,13 @@ mod tests {
 
     #[test]
     fn names_are_parsed_from_the_right() {
-        let known: BTreeSet<String> = ["mine".to_owned()].into();
         assert_eq!(
-            parse_name("udpstack-tap-12-3", &known),
+            parse_name("udpstack-tap-12-3"),
             Some(("udpstack-tap".to_owned(), 12))
         );
-        assert_eq!(parse_name("mine-7-0", &known), Some(("mine".to_owned(), 7)));
-        assert_eq!(parse_name("other-7-0", &known), None);
-        assert_eq!(parse_name("udpstack-x-0", &known), None);
-        assert_eq!(parse_name("udpstack", &known), None);
+        assert_eq!(parse_name("other-7-0"), None);
+        assert_eq!(parse_name("udpstack-x-0"), None);
+        assert_eq!(parse_name("udpstack"), None);
     }
 
     #[test]

@@ -305,3 +305,13 @@ fn missing_privileges_are_a_clear_error() {
         assert!(e.to_string().contains(SKIP_ENV), "{e}");
     }
 }
+
+#[test]
+fn a_prefix_outside_the_project_is_refused() {
+    // Every namespace name starts with "udpstack", so that any later process can recognise it
+    // and sweep it when its creator died; anything else is refused before `ip` runs.
+    for prefix in ["other", "", "udp", "udpstack/x"] {
+        let e = Netns::new(prefix).unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::InvalidInput, "{prefix:?}: {e}");
+    }
+}
