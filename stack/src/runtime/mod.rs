@@ -79,6 +79,28 @@ impl Inner {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// Sleeps until the stack changes or `deadline` (`None`: no limit) passes, releasing the
+    /// lock meanwhile; the lock again, or `Err` with it once the deadline has passed (before
+    /// or during the wait: the caller decides what a timeout means).
+    pub(crate) fn wait<'a>(
+        &'a self,
+        st: MutexGuard<'a, State>,
+        deadline: Option<std::time::Instant>,
+    ) -> Result<MutexGuard<'a, State>, MutexGuard<'a, State>> {
+        let Some(d) = deadline else {
+            return Ok(self.changed.wait(st).unwrap_or_else(|p| p.into_inner()));
+        };
+        let now = std::time::Instant::now();
+        if now >= d {
+            return Err(st);
+        }
+        Ok(self
+            .changed
+            .wait_timeout(st, d - now)
+            .map(|(g, _)| g)
+            .unwrap_or_else(|p| p.into_inner().0))
+    }
+
     /// After a socket call: let the I/O thread send what was queued and recompute its
     /// deadline, and let waiting threads look again.
     pub(crate) fn poke(&self) {

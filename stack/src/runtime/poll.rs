@@ -103,19 +103,9 @@ pub fn poll(entries: &mut [PollEntry<'_>], timeout: Option<Duration>) -> io::Res
         if n > 0 {
             return Ok(n);
         }
-        st = match deadline {
-            Some(d) => {
-                let now = Instant::now();
-                if now >= d {
-                    return Ok(0);
-                }
-                inner
-                    .changed
-                    .wait_timeout(st, d - now)
-                    .map(|(g, _)| g)
-                    .unwrap_or_else(|p| p.into_inner().0)
-            }
-            None => inner.changed.wait(st).unwrap_or_else(|p| p.into_inner()),
+        st = match inner.wait(st, deadline) {
+            Ok(st) => st,
+            Err(_) => return Ok(0),
         };
     }
 }

@@ -192,28 +192,16 @@ impl UdpSocket {
                 if room || error || !st.running {
                     break;
                 }
-                st = match deadline {
-                    Some(d) => {
-                        let now = Instant::now();
-                        if now >= d {
-                            // Timed out: the send fails with EAGAIN, counted.
-                            let now = self.inner.now();
-                            let r = st.stack.send_with(now, self.handle, buf, addr, flags);
-                            drop(st);
-                            self.inner.poke();
-                            return r;
-                        }
-                        self.inner
-                            .changed
-                            .wait_timeout(st, d - now)
-                            .map(|(g, _)| g)
-                            .unwrap_or_else(|p| p.into_inner().0)
+                st = match self.inner.wait(st, deadline) {
+                    Ok(st) => st,
+                    Err(mut st) => {
+                        // Timed out: the send fails with EAGAIN, counted.
+                        let now = self.inner.now();
+                        let r = st.stack.send_with(now, self.handle, buf, addr, flags);
+                        drop(st);
+                        self.inner.poke();
+                        return r;
                     }
-                    None => self
-                        .inner
-                        .changed
-                        .wait(st)
-                        .unwrap_or_else(|p| p.into_inner()),
                 };
             }
         };
@@ -274,24 +262,10 @@ impl UdpSocket {
                 Err(e) if e.raw_os_error() == Some(Errno::EAGAIN.0) && !nonblocking => {}
                 r => return r,
             }
-            st = match deadline {
-                Some(d) => {
-                    let now = Instant::now();
-                    if now >= d {
-                        return Err(Errno::EAGAIN.to_io());
-                    }
-                    self.inner
-                        .changed
-                        .wait_timeout(st, d - now)
-                        .map(|(g, _)| g)
-                        .unwrap_or_else(|p| p.into_inner().0)
-                }
-                None => self
-                    .inner
-                    .changed
-                    .wait(st)
-                    .unwrap_or_else(|p| p.into_inner()),
-            };
+            st = self
+                .inner
+                .wait(st, deadline)
+                .map_err(|_| Errno::EAGAIN.to_io())?;
         }
     }
 
